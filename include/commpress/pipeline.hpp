@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: MIT
+// pipeline<S, Q, E>: sparsifier x quantizer x encoder composed at compile time, writing and
+// reading self-describing messages, with the composition's theory constants.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <commpress/core/bitstream.hpp>
+#include <commpress/core/concepts.hpp>
+#include <commpress/core/error.hpp>
+#include <commpress/core/message.hpp>
+#include <commpress/core/seed.hpp>
+#include <commpress/core/stage.hpp>
+
+namespace commpress {
+
+/// Compresses a tensor in three stages: S keeps m of n coordinates, Q maps the kept values to a
+/// few scales and one code each, E turns coordinates and codes into bits. Parameters are run-time
+/// values validated on construction; the composition's class (unbiased / contractive) and its
+/// constants are derived at compile time.
+///
+/// Payload (after the 48-byte header): Q's scales as binary32, then E's bit stream, zero padded
+/// to a byte. Stochastic stages draw from Philox keyed by (seed, tensor) and countered by the
+/// sender's (worker, step); the header carries worker and step, so any pipeline of the same
+/// configuration decodes any worker's message. Not thread-safe: one object per thread.
+template <class S, class Q, class E>
+class pipeline {
+    static_assert(sparsifier<S>, "pipeline<S, Q, E>: S must be a sparsifier such as "
+                                 "sparsify::top_k; the order is sparsifier, quantizer, encoder");
+    static_assert(quantizer<Q>, "pipeline<S, Q, E>: Q must be a quantizer such as quantize::qsgd; "
+                                "the order is sparsifier, quantizer, encoder");
+    static_assert(encoder<E>, "pipeline<S, Q, E>: E must be an encoder such as encode::bitpack; "
+                              "the order is sparsifier, quantizer, encoder");
+
+  public:
+    using sparsifier_type = S;
+    using quantizer_type = Q;
+    using encoder_type = E;
+
+    /// E C(x) = x for the composition: both lossy stages are unbiased (independent randomness).
+    static constexpr bool unbiased = S::unbiased && Q::unbiased;
+
+    explicit pipeline(S s = {}, Q q = {}, E e = {}, seed sd = {}, stream st = {},
+                      message_options opts = {})
+        : s_(s), q_(q), e_(e), seed_(sd), stream_(st), opts_(opts) {
+        s_.validate();
+        q_.validate();
+        e_.validate();
+        fingerprint_builder f;
+        f("commpress")(message_header::version);
+        s_.fingerprint(f);
+        q_.fingerprint(f);
+        e_.fingerprint(f);
+        f(seed_.value)(stream_.tensor);
+        fingerprint_ = f.value();
+    }
+
+    /// Unbiased composition: 1 + omega = (1 + omega_S(n)) (1 + omega_Q(m)) (OPERATORS.md A.10a).
+    double omega(std::size_t n) const noexcept requires(has_omega<S> &&has_omega<Q>) {
+        return (1.0 + s_.omega(n)) * (1.0 + q_.omega(s_.kept(n))) - 1.0;
+    }
+
+    /// Contractive composition (B(alpha), EF21 notation), S a projection onto kept coordinates:
+    /// alpha = alpha_S alpha_Q for a contractive Q, alpha_S (1 - omega_Q) for an unbiased Q
+    /// (A.10c); 0 means no guarantee (omega_Q >= 1).
+    double alpha(std::size_t n) const noexcept
+        requires(has_alpha<S> && (has_alpha<Q> || has_omega<Q>)) {
+        const std::size_t m = s_.kept(n);
+        if constexpr (has_alpha<Q>)
+            return s_.alpha(n) * q_.alpha(m);
+        else
+            return s_.alpha(n) * std::max(0.0, 1.0 - q_.omega(m));
+    }
+
+    /// Bytes the message of an n-element tensor takes at most; exact for fixed-width encoders.
+    std::size_t max_message_size(std::size_t n) const noexcept {
+        const code_layout l = layout(n);
+        return message_header::size + 4 * q_.scale_count(l.m) + e_.max_bytes(l);
+    }
+
+    /// Compresses x into out (out.size() >= max_message_size(n)) and returns the bytes written.
+    /// Allocates nothing once the workspace has grown to n. Advances the step counter.
+    template <class T>
+    std::size_t compress(std::span<const T> x, std::span<std::byte> out) {
+        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                      "pipeline::compress: the elements must be float or double");
+        check_size(x.size(), "compress");
+        const std::size_t cap = max_message_size(x.size());
+        if (out.size() < cap)
+            detail::fail_parameter("compress: the output buffer holds " +
+                                   std::to_string(out.size()) + " bytes, max_message_size(" +
+                                   std::to_string(x.size()) + ") is " + std::to_string(cap));
+        const draw_context ctx{seed_, stream_.tensor, stream_.worker, step_};
+        const selection<T> sel = s_.select(x, ctx, sws_);
+        const code_layout l = layout(x.size());
+        scales_.resize(q_.scale_count(l.m));
+        codes_.resize(l.m);
+        q_.quantize(sel.values, ctx, std::span<float>(scales_), std::span<std::uint32_t>(codes_));
+
+        const auto payload_out = out.subspan(message_header::size);
+        bit_writer w(payload_out);
+        for (float s : scales_)
+            w.put(std::bit_cast<std::uint32_t>(s), 32);
+        e_.encode(l, sel.indices, codes_, w);
+        const std::size_t payload = w.finish();
+
+        message_header h;
+        h.type = element_type_of<T>;
+        h.flags = opts_.payload_checksum ? message_header::flag_payload_checksum : 0;
+        h.fingerprint = fingerprint_;
+        h.n = x.size();
+        h.payload_bytes = payload;
+        h.worker = stream_.worker;
+        h.step = step_;
+        h.payload_crc = opts_.payload_checksum ? crc32c(payload_out.first(payload)) : 0;
+        write_header(h, out);
+        ++step_;
+        return message_header::size + payload;
+    }
+
+    /// Convenience: compresses into a new vector (allocates).
+    template <class T>
+    std::vector<std::byte> compress(std::span<const T> x) {
+        std::vector<std::byte> msg(max_message_size(x.size()));
+        msg.resize(compress(x, std::span<std::byte>(msg)));
+        return msg;
+    }
+
+    /// out = C(x) from a message. Throws decode_error before writing anything if msg is not a
+    /// valid message of this configuration for out.size() elements.
+    template <class T>
+    void decompress(std::span<const std::byte> msg, std::span<T> out) {
+        apply<false>(msg, out, T{1});
+    }
+
+    /// acc += weight * C(x), touching only the coordinates the message carries (no dense
+    /// temporary). Same checks as decompress; equals decompress followed by an add, bit for bit.
+    template <class T>
+    void decompress_add(std::span<const std::byte> msg, std::span<T> acc,
+                        std::type_identity_t<T> weight = T{1}) {
+        apply<true>(msg, acc, weight);
+    }
+
+    std::string describe() const {
+        return s_.describe() + " | " + q_.describe() + " | " + e_.describe();
+    }
+
+    const S &sparsifier() const noexcept { return s_; }
+    const Q &quantizer() const noexcept { return q_; }
+    const E &encoder() const noexcept { return e_; }
+    commpress::seed root_seed() const noexcept { return seed_; }
+    commpress::stream stream_id() const noexcept { return stream_; }
+    std::uint64_t fingerprint() const noexcept { return fingerprint_; }
+    std::uint32_t step() const noexcept { return step_; }
+    void set_step(std::uint32_t step) noexcept { step_ = step; }
+
+  private:
+    code_layout layout(std::size_t n) const noexcept {
+        return {n, s_.kept(n), S::indices == index_mode::sent, q_.code_bits(),
+                Q::zero_code_is_zero};
+    }
+
+    static void check_size(std::size_t n, const char *where) {
+        if (n > std::numeric_limits<std::uint32_t>::max())
+            detail::fail_parameter(std::string(where) + ": " + std::to_string(n) +
+                                   " elements; the message format indexes at most 2^32 - 1");
+    }
+
+    template <bool Add, class T>
+    void apply(std::span<const std::byte> msg, std::span<T> out, T weight) {
+        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                      "pipeline::decompress: the elements must be float or double");
+        check_size(out.size(), "decompress");
+        const message_header h = read_header(msg, fingerprint_, out.size());
+        const std::size_t n = out.size();
+        const code_layout l = layout(n);
+        bit_reader r(msg.subspan(message_header::size), "payload");
+        scales_.resize(q_.scale_count(l.m));
+        for (std::size_t k = 0; k < scales_.size(); ++k) {
+            scales_[k] = std::bit_cast<float>(r.get(32));
+            if (!q_.valid_scale(scales_[k]))
+                detail::fail_decode("payload.scale[" + std::to_string(k) +
+                                    "]: " + std::to_string(scales_[k]) + " is not a valid " +
+                                    std::string(Q::name) + " scale");
+        }
+        // Pass 1 checks the whole stream, so a bad message leaves `out` untouched.
+        bit_reader check = r;
+        e_.decode(l, check, [&](std::size_t slot, std::uint32_t, std::uint32_t code) {
+            if (!q_.valid_code(code))
+                detail::fail_decode("payload.code[" + std::to_string(slot) +
+                                    "]: " + std::to_string(code) + " is not a valid " +
+                                    std::string(Q::name) + " code");
+        });
+        check.expect_end();
+
+        const draw_context ctx{seed_, stream_.tensor, h.worker, h.step};
+        std::span<const std::uint32_t> implicit;
+        if constexpr (S::indices == index_mode::implicit)
+            implicit = s_.implicit_indices(n, ctx, sws_);
+        const auto dq = q_.dequantizer(std::span<const float>(scales_));
+        const T scale = static_cast<T>(s_.decode_scale(n));
+        if constexpr (!Add)
+            std::fill(out.begin(), out.end(), T{0});
+        e_.decode(l, r, [&](std::size_t slot, std::uint32_t index, std::uint32_t code) {
+            std::size_t at = slot;
+            if constexpr (S::indices == index_mode::sent)
+                at = index;
+            else if constexpr (S::indices == index_mode::implicit)
+                at = implicit[slot];
+            const T v = scale * static_cast<T>(dq(slot, code));
+            if constexpr (Add)
+                out[at] += weight * v;
+            else
+                out[at] = v;
+        });
+    }
+
+    [[no_unique_address]] S s_;
+    [[no_unique_address]] Q q_;
+    [[no_unique_address]] E e_;
+    commpress::seed seed_;
+    commpress::stream stream_;
+    message_options opts_;
+    std::uint64_t fingerprint_ = 0;
+    std::uint32_t step_ = 0;
+    typename S::workspace sws_;        // grows on first use, then reused
+    std::vector<float> scales_;        // Q's scales of the current message
+    std::vector<std::uint32_t> codes_; // Q's codes of the current message
+};
+
+} // namespace commpress

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// quantize::qsgd — stochastic rounding of |x_i| / ||x||_2 onto s uniform levels.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <commpress/core/error.hpp>
+#include <commpress/core/message.hpp>
+#include <commpress/core/seed.hpp>
+#include <commpress/kernels/reduce.hpp>
+
+namespace commpress::quantize {
+
+/// QSGD (Alistarh et al., NeurIPS 2017; OPERATORS.md A.8): per bucket, send the 2-norm and for
+/// each entry a sign and a level l in [0, s], E[l] = s|x_i| / ||x||. Unbiased with
+/// omega = min(d/s^2, sqrt(d)/s), d the bucket length; E nnz <= s(s + sqrt d).
+/// Code: (level << 1) | sign, 1 + ceil(log2(s + 1)) bits; code 0 is the value 0.
+/// A bucket whose norm is 0, inf or NaN gets level 0 everywhere and sends the norm as is, so
+/// non-finite inputs decode to NaN (0 * inf) rather than to made-up numbers.
+struct qsgd {
+    std::uint32_t levels = 16; ///< s in the paper
+    std::size_t bucket = 0;    ///< entries per norm; 0 = one norm for the whole tensor
+
+    static constexpr std::string_view name = "qsgd";
+    static constexpr bool unbiased = true;
+    static constexpr bool zero_code_is_zero = true;
+    static constexpr std::uint32_t max_levels = 1u << 24;
+
+    void validate() const {
+        if (levels == 0 || levels > max_levels)
+            detail::fail_parameter("qsgd: levels must be in [1, 2^24], got " +
+                                   std::to_string(levels));
+    }
+    void fingerprint(fingerprint_builder &f) const noexcept { f(name)(levels)(bucket); }
+    std::string describe() const {
+        return "qsgd(levels=" + std::to_string(levels) +
+               (bucket ? ", bucket=" + std::to_string(bucket) : std::string()) + ")";
+    }
+
+    double omega(std::size_t m) const noexcept {
+        const double d = static_cast<double>(bucket ? std::min(bucket, m) : m), s = levels;
+        return std::min(d / (s * s), std::sqrt(d) / s);
+    }
+    unsigned code_bits() const noexcept {
+        return 1 + static_cast<unsigned>(std::bit_width(levels));
+    }
+    std::size_t scale_count(std::size_t m) const noexcept {
+        return m == 0 ? 0 : (bucket ? (m + bucket - 1) / bucket : 1);
+    }
+    bool valid_code(std::uint32_t c) const noexcept { return (c >> 1) <= levels && c != 1; }
+    bool valid_scale(float s) const noexcept { return !(s < 0.0f); }
+
+    template <class T>
+    void quantize(std::span<const T> v, const draw_context &c, std::span<float> scales,
+                  std::span<std::uint32_t> codes) const noexcept {
+        const std::size_t m = v.size(), b = bucket ? bucket : std::max<std::size_t>(m, 1);
+        slot_stream rng(c, purpose::quantize);
+        for (std::size_t start = 0, k = 0; start < m; start += b, ++k) {
+            const std::size_t len = std::min(b, m - start);
+            const double norm = std::sqrt(kernels::sum_squares(v.subspan(start, len)));
+            // Round the sent norm up so that |x_i| <= norm holds for the levels we compute.
+            float nf = static_cast<float>(norm);
+            if (static_cast<double>(nf) < norm)
+                nf = std::nextafter(nf, std::numeric_limits<float>::infinity());
+            scales[k] = nf;
+            if (!(nf > 0.0f) || !std::isfinite(nf)) {
+                std::fill_n(codes.begin() + static_cast<std::ptrdiff_t>(start), len, 0u);
+                continue;
+            }
+            const double ratio = static_cast<double>(levels) / static_cast<double>(nf);
+            for (std::size_t j = start; j < start + len; ++j) {
+                const double y = std::abs(static_cast<double>(v[j])) * ratio; // in [0, s]
+                const double fl = std::floor(y);
+                auto level = static_cast<std::uint32_t>(fl);
+                if (level >= levels)
+                    level = levels;
+                else if (static_cast<double>(rng(j)) * 0x1p-32 < y - fl) // up w.p. y - floor(y)
+                    ++level;
+                codes[j] = (level << 1) | (level != 0 && std::signbit(v[j]) ? 1u : 0u);
+            }
+        }
+    }
+
+    struct decoder {
+        std::span<const float> norms;
+        std::size_t bucket;
+        double levels;
+        float operator()(std::size_t slot, std::uint32_t code) const noexcept {
+            const double norm = norms[bucket ? slot / bucket : 0];
+            const double v = norm * static_cast<double>(code >> 1) / levels;
+            return static_cast<float>((code & 1u) ? -v : v);
+        }
+    };
+    decoder dequantizer(std::span<const float> scales) const noexcept {
+        return {scales, bucket, static_cast<double>(levels)};
+    }
+};
+
+} // namespace commpress::quantize

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// Named compositions: where most users start.
+#pragma once
+
+#include <commpress/encode/bitpack.hpp>
+#include <commpress/encode/elias_gamma.hpp>
+#include <commpress/encode/raw.hpp>
+#include <commpress/pipeline.hpp>
+#include <commpress/quantize/half.hpp>
+#include <commpress/quantize/identity.hpp>
+#include <commpress/quantize/qsgd.hpp>
+#include <commpress/quantize/scaled_sign.hpp>
+#include <commpress/sparsify/identity.hpp>
+#include <commpress/sparsify/rand_k.hpp>
+#include <commpress/sparsify/top_k.hpp>
+
+namespace commpress::recipes {
+
+/// Uncompressed binary32: the baseline every other recipe is measured against. 32n bits.
+using fp32 = pipeline<sparsify::identity, quantize::identity, encode::raw>;
+/// Half-precision casts, 16n bits: nearest even (contractive) or stochastic (unbiased).
+using fp16 = pipeline<sparsify::identity, quantize::fp16, encode::raw>;
+using bf16 = pipeline<sparsify::identity, quantize::bf16, encode::raw>;
+using fp16_sr = pipeline<sparsify::identity, quantize::fp16_sr, encode::raw>;
+using bf16_sr = pipeline<sparsify::identity, quantize::bf16_sr, encode::raw>;
+/// Top-k with packed indices: k (32 + ceil(log2 n)) bits. Contractive, alpha = k/n.
+using top_k = pipeline<sparsify::top_k, quantize::identity, encode::bitpack>;
+/// Scaled rand-k, indices from the shared seed (not sent): 32k bits. Unbiased, omega = n/k - 1.
+using rand_k = pipeline<sparsify::rand_k, quantize::identity, encode::raw>;
+/// QSGD with Elias-coded levels (the paper's scheme) or fixed-width levels.
+using qsgd = pipeline<sparsify::identity, quantize::qsgd, encode::elias_gamma>;
+using qsgd_packed = pipeline<sparsify::identity, quantize::qsgd, encode::bitpack>;
+/// Scaled sign, n + 32 bits. Contractive, alpha = 1/n in the worst case.
+using scaled_sign = pipeline<sparsify::identity, quantize::scaled_sign, encode::bitpack>;
+/// Top-k values quantized by QSGD, gaps and levels Elias coded.
+using topk_qsgd = pipeline<sparsify::top_k, quantize::qsgd, encode::elias_gamma>;
+
+} // namespace commpress::recipes

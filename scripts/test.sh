@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The test job (what CI runs): format check, a Release build with warnings as errors and all
+# tests, an ASan+UBSan build running the same tests, and the decoder fuzzer for a bounded time.
+# Set COMMPRESS_FUZZ_SECONDS (default 90; 0 skips) to change the fuzzing time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+commpress_install_deps "${commpress_packages[@]}" clang-format clang-19 libclang-rt-19-dev
+
+start=$SECONDS
+jobs=$(nproc)
+launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+echo "== 1/4 format (clang-format $(clang-format --version | grep -o '[0-9.]*' | head -1))"
+git ls-files -- '*.hpp' '*.cpp' | xargs clang-format --dry-run -Werror
+
+echo "== 2/4 Release build, -Werror, all tests"
+cmake -S . -B build/ci-release -DCMAKE_BUILD_TYPE=Release "${launcher[@]}"
+cmake --build build/ci-release -j"$jobs"
+(cd build/ci-release && ctest -j"$jobs" --output-on-failure --timeout 600)
+
+echo "== 3/4 ASan + UBSan build, all tests"
+cmake -S . -B build/ci-asan -DCMAKE_BUILD_TYPE=Debug "${launcher[@]}" \
+    -DCMAKE_CXX_FLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+    -DCOMMPRESS_BUILD_BENCH=OFF -DCOMMPRESS_BUILD_EXAMPLES=OFF
+cmake --build build/ci-asan -j"$jobs"
+(cd build/ci-asan && ASAN_OPTIONS=detect_leaks=1 ctest -j"$jobs" --output-on-failure \
+    --timeout 900 -E '^(install_consumer|compile_fail:)')
+
+echo "== 4/4 decoder fuzzing (${COMMPRESS_FUZZ_SECONDS:-90} s)"
+if [[ ${COMMPRESS_FUZZ_SECONDS:-90} -gt 0 ]]; then
+    bash scripts/fuzz.sh "${COMMPRESS_FUZZ_SECONDS:-90}"
+fi
+echo "== all test stages passed in $((SECONDS - start)) s"

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// Every composition the conformance suite runs over: all recipes plus mixed stages, so that each
+// sparsifier, quantizer and encoder is met in each index mode and layout.
+#pragma once
+
+#include <cstdint>
+#include <tuple>
+
+#include <commpress/commpress.hpp>
+
+namespace commpress::testing {
+
+namespace s = sparsify;
+namespace q = quantize;
+namespace e = encode;
+
+using compositions = std::tuple<
+    recipes::fp32, recipes::fp16, recipes::bf16, recipes::fp16_sr, recipes::bf16_sr, recipes::top_k,
+    recipes::rand_k, recipes::qsgd, recipes::qsgd_packed, recipes::scaled_sign, recipes::topk_qsgd,
+    pipeline<s::rand_k_unscaled, q::bf16, e::bitpack>, pipeline<s::top_k, q::scaled_sign, e::raw>,
+    pipeline<s::rand_k, q::qsgd, e::elias_gamma>, pipeline<s::identity, q::fp16_sr, e::elias_gamma>,
+    pipeline<s::top_k, q::identity, e::elias_gamma>,
+    pipeline<s::identity, q::scaled_sign, e::elias_gamma>, pipeline<s::identity, q::qsgd, e::raw>,
+    pipeline<s::rand_k, q::fp16_sr, e::bitpack>>;
+
+/// A pipeline with parameters that keep a tenth of the coordinates (so sparse compositions carry
+/// a useful number of entries at the test sizes) and bucketed QSGD.
+template <class P>
+P make(std::uint64_t sd = 42, std::uint32_t worker = 0, message_options opts = {}) {
+    typename P::sparsifier_type sp{};
+    if constexpr (requires { sp.ratio; })
+        sp.ratio = 0.1;
+    typename P::quantizer_type qu{};
+    if constexpr (requires { qu.bucket; })
+        qu.bucket = 128;
+    return P{sp, qu, {}, seed{sd}, stream{.worker = worker, .tensor = 0}, opts};
+}
+
+} // namespace commpress::testing
