@@ -64,7 +64,7 @@ class pipeline {
     }
 
     /// Unbiased composition: 1 + omega = (1 + omega_S(n)) (1 + omega_Q(m)) (OPERATORS.md A.10a).
-    double omega(std::size_t n) const noexcept requires(has_omega<S> &&has_omega<Q>) {
+    double omega(std::size_t n) const noexcept requires(has_omega<S>&& has_omega<Q>) {
         return (1.0 + s_.omega(n)) * (1.0 + q_.omega(s_.kept(n))) - 1.0;
     }
 
@@ -153,9 +153,9 @@ class pipeline {
         return s_.describe() + " | " + q_.describe() + " | " + e_.describe();
     }
 
-    const S &sparsifier() const noexcept { return s_; }
-    const Q &quantizer() const noexcept { return q_; }
-    const E &encoder() const noexcept { return e_; }
+    const S& sparsifier() const noexcept { return s_; }
+    const Q& quantizer() const noexcept { return q_; }
+    const E& encoder() const noexcept { return e_; }
     commpress::seed root_seed() const noexcept { return seed_; }
     commpress::stream stream_id() const noexcept { return stream_; }
     std::uint64_t fingerprint() const noexcept { return fingerprint_; }
@@ -168,7 +168,7 @@ class pipeline {
                 Q::zero_code_is_zero};
     }
 
-    static void check_size(std::size_t n, const char *where) {
+    static void check_size(std::size_t n, const char* where) {
         if (n > std::numeric_limits<std::uint32_t>::max())
             detail::fail_parameter(std::string(where) + ": " + std::to_string(n) +
                                    " elements; the message format indexes at most 2^32 - 1");

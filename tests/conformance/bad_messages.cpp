@@ -23,7 +23,7 @@ constexpr float sentinel = 7.25f;
 /// decompress and decompress_add both reject msg with a decode_error whose text contains
 /// `what`, and neither touches its output.
 template <class P>
-void rejects(P &p, const std::vector<std::byte> &msg, std::size_t n, const std::string &what) {
+void rejects(P& p, const std::vector<std::byte>& msg, std::size_t n, const std::string& what) {
     std::vector<float> out(n, sentinel), acc(n, sentinel);
     CHECK_THROWS_WITH(p.decompress(std::span<const std::byte>(msg), std::span<float>(out)),
                       Catch::Contains(what));
@@ -34,7 +34,7 @@ void rejects(P &p, const std::vector<std::byte> &msg, std::size_t n, const std::
 }
 
 /// Rewrites the header checksum so that a change behind it reaches the later checks.
-void reseal(std::vector<std::byte> &msg) {
+void reseal(std::vector<std::byte>& msg) {
     const std::uint32_t crc = crc32c(std::span<const std::byte>(msg).first(44));
     for (int i = 0; i < 4; ++i)
         msg[44 + i] = static_cast<std::byte>(crc >> (8 * i));

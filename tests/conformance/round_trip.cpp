@@ -26,7 +26,7 @@ double dist2(std::span<const T> a, std::span<const T> b) {
 }
 
 template <class T>
-bool bitwise_equal(const std::vector<T> &a, const std::vector<T> &b) {
+bool bitwise_equal(const std::vector<T>& a, const std::vector<T>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
@@ -38,7 +38,7 @@ constexpr bool randomized = !std::is_same_v<typename P::sparsifier_type, sparsif
                             std::is_same_v<typename P::quantizer_type, quantize::fp16_sr> ||
                             std::is_same_v<typename P::quantizer_type, quantize::bf16_sr>;
 
-constexpr bool fixed_width(auto &p) {
+constexpr bool fixed_width(auto& p) {
     return !std::is_same_v<typename std::remove_cvref_t<decltype(p)>::encoder_type,
                            encode::elias_gamma>;
 }

@@ -17,7 +17,7 @@ std::vector<std::byte> bytes(std::string_view s) {
     return b;
 }
 
-std::vector<std::byte> message(const message_header &h, std::size_t payload) {
+std::vector<std::byte> message(const message_header& h, std::size_t payload) {
     std::vector<std::byte> m(message_header::size + payload, std::byte{0x5a});
     write_header(h, m);
     return m;
@@ -67,7 +67,7 @@ TEST_CASE("read_header names the field that is wrong", "[core][message]") {
     h.payload_bytes = 3;
     auto m = message(h, 3);
     auto fails_with = [&](std::vector<std::byte> msg, std::uint64_t fp, std::size_t n,
-                          const char *what) {
+                          const char* what) {
         REQUIRE_THROWS_WITH(read_header(msg, fp, n), Catch::Contains(what));
     };
     fails_with({m.begin(), m.begin() + 47}, 42, 10, "shorter than the 48-byte header");

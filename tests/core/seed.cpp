@@ -23,7 +23,7 @@ TEST_CASE("philox: the sequential stream walks the blocks in order", "[core][see
 
 TEST_CASE("philox: every key and counter field gives a different stream", "[core][seed]") {
     const draw_context base{seed{1}, 2, 3, 4};
-    auto first = [](const draw_context &c, purpose p, bool shared) {
+    auto first = [](const draw_context& c, purpose p, bool shared) {
         return philox(c, p, shared).block(0);
     };
     std::set<std::array<std::uint32_t, 4>> seen;

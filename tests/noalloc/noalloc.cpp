@@ -15,14 +15,14 @@ namespace {
 std::size_t allocations = 0;
 }
 
-void *operator new(std::size_t size) {
+void* operator new(std::size_t size) {
     ++allocations;
-    if (void *p = std::malloc(size ? size : 1))
+    if (void* p = std::malloc(size ? size : 1))
         return p;
     throw std::bad_alloc();
 }
-void operator delete(void *p) noexcept { std::free(p); }
-void operator delete(void *p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 template <class P>
 int check() {

@@ -15,7 +15,7 @@ namespace commpress::testing {
 
 enum class shape { flat, one_hot, gaussian, heavy_tailed, zero, subnormal };
 
-inline const char *name(shape s) {
+inline const char* name(shape s) {
     switch (s) {
     case shape::flat:
         return "flat";
@@ -44,7 +44,7 @@ std::vector<T> make(shape s, std::size_t n, std::uint64_t seed) {
     std::normal_distribution<double> normal;
     switch (s) {
     case shape::flat:
-        for (auto &v : x)
+        for (auto& v : x)
             v = (rng() & 1) ? T{1} : T{-1};
         break;
     case shape::one_hot:
@@ -52,19 +52,19 @@ std::vector<T> make(shape s, std::size_t n, std::uint64_t seed) {
             x[rng() % n] = T{3};
         break;
     case shape::gaussian:
-        for (auto &v : x)
+        for (auto& v : x)
             v = static_cast<T>(normal(rng));
         break;
     case shape::heavy_tailed: {
         std::student_t_distribution<double> t(1.5);
-        for (auto &v : x)
+        for (auto& v : x)
             v = static_cast<T>(t(rng));
         break;
     }
     case shape::zero:
         break;
     case shape::subnormal:
-        for (auto &v : x)
+        for (auto& v : x)
             v = static_cast<T>(normal(rng) * 0x1p-132); // binary32 subnormals: |x| < 2^-126
         break;
     }
@@ -75,7 +75,7 @@ inline constexpr shape all_shapes[] = {shape::flat,         shape::one_hot, shap
                                        shape::heavy_tailed, shape::zero,    shape::subnormal};
 
 template <class T>
-double norm2(const std::vector<T> &x) {
+double norm2(const std::vector<T>& x) {
     double s = 0;
     for (T v : x)
         s += static_cast<double>(v) * static_cast<double>(v);

@@ -76,7 +76,7 @@ class bit_writer {
 /// decode_error naming `what` (the section being read).
 class bit_reader {
   public:
-    bit_reader(std::span<const std::byte> in, const char *what) noexcept
+    bit_reader(std::span<const std::byte> in, const char* what) noexcept
         : in_(in), bits_(in.size() * 8), what_(what) {}
 
     std::uint64_t remaining() const noexcept { return bits_ - pos_; }
@@ -151,7 +151,7 @@ class bit_reader {
     std::span<const std::byte> in_;
     std::uint64_t bits_;
     std::uint64_t pos_ = 0;
-    const char *what_;
+    const char* what_;
 };
 
 } // namespace commpress

@@ -19,7 +19,7 @@ namespace commpress {
 /// A small value type with a name, parameters it can check, hash and print.
 /// Example: encode::raw.
 template <class P>
-concept policy = std::semiregular<P> && requires(const P &p, fingerprint_builder &f) {
+concept policy = std::semiregular<P> && requires(const P& p, fingerprint_builder& f) {
     { P::name } -> std::convertible_to<std::string_view>;
     p.validate();
     p.fingerprint(f);
@@ -35,8 +35,8 @@ concept stage_policy = policy<P> && requires {
 /// Selects the coordinates to keep. Example: sparsify::top_k.
 template <class S>
 concept sparsifier = stage_policy<S> && std::default_initializable<typename S::workspace> &&
-    requires(const S &s, std::size_t n, std::span<const float> x, std::span<const double> xd,
-             const draw_context &c, typename S::workspace &w) {
+    requires(const S& s, std::size_t n, std::span<const float> x, std::span<const double> xd,
+             const draw_context& c, typename S::workspace& w) {
     { S::indices } -> std::convertible_to<index_mode>;
     { s.kept(n) }
     noexcept->std::same_as<std::size_t>;
@@ -53,8 +53,8 @@ concept sparsifier = stage_policy<S> && std::default_initializable<typename S::w
 /// Maps kept values to scales (a few floats) and one code per value. Example: quantize::qsgd.
 template <class Q>
 concept quantizer = stage_policy<Q> &&
-    requires(const Q &q, std::size_t m, std::span<const float> v, std::span<const double> vd,
-             const draw_context &c, std::span<float> scales, std::span<const float> cscales,
+    requires(const Q& q, std::size_t m, std::span<const float> v, std::span<const double> vd,
+             const draw_context& c, std::span<float> scales, std::span<const float> cscales,
              std::span<std::uint32_t> codes, std::uint32_t code, float scale) {
     { Q::zero_code_is_zero } -> std::convertible_to<bool>;
     { q.code_bits() }
@@ -82,8 +82,8 @@ struct null_sink {
 /// Turns coordinates and codes into bits and back, losslessly. Example: encode::elias_gamma.
 template <class E>
 concept encoder = policy<E> &&
-    requires(const E &e, const code_layout &l, std::span<const std::uint32_t> ints, bit_writer &w,
-             bit_reader &r) {
+    requires(const E& e, const code_layout& l, std::span<const std::uint32_t> ints, bit_writer& w,
+             bit_reader& r) {
     { e.max_bytes(l) }
     noexcept->std::same_as<std::size_t>;
     { e.encode(l, ints, ints, w) }
@@ -93,11 +93,11 @@ concept encoder = policy<E> &&
 
 /// Theory constants exist on a type only where the theory gives them.
 template <class C>
-concept has_omega = requires(const C &c, std::size_t n) {
+concept has_omega = requires(const C& c, std::size_t n) {
     { c.omega(n) } -> std::convertible_to<double>;
 };
 template <class C>
-concept has_alpha = requires(const C &c, std::size_t n) {
+concept has_alpha = requires(const C& c, std::size_t n) {
     { c.alpha(n) } -> std::convertible_to<double>;
 };
 

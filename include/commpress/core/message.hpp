@@ -70,20 +70,24 @@ inline std::uint32_t crc32c(std::span<const std::byte> bytes) noexcept {
     return c ^ 0xffff'ffffu;
 }
 
+namespace detail {
+template <class V>
+concept number_like = std::is_arithmetic_v<V> || std::is_enum_v<V>;
+} // namespace detail
+
 /// FNV-1a 64 over the canonical description of a configuration: stage names and parameters.
 class fingerprint_builder {
   public:
-    fingerprint_builder &operator()(std::string_view s) noexcept {
+    fingerprint_builder& operator()(std::string_view s) noexcept {
         for (char c : s)
             byte(static_cast<std::uint8_t>(c));
         byte(0); // separator: ("ab","c") != ("a","bc")
         return *this;
     }
-    template <class V>
-    requires std::is_arithmetic_v<V> || std::is_enum_v<V> fingerprint_builder &
-    operator()(V v) noexcept {
-        using U = std::conditional_t<std::is_enum_v<V>, std::underlying_type<V>,
-                                     std::type_identity<V>>::type;
+    template <detail::number_like V>
+    fingerprint_builder& operator()(V v) noexcept {
+        using U = typename std::conditional_t<std::is_enum_v<V>, std::underlying_type<V>,
+                                              std::type_identity<V>>::type;
         if constexpr (std::is_floating_point_v<U>) {
             const double d = static_cast<double>(static_cast<U>(v));
             return (*this)(std::bit_cast<std::uint64_t>(d));
@@ -103,12 +107,12 @@ class fingerprint_builder {
 
 namespace detail {
 
-inline void store_le(std::byte *p, std::uint64_t v, unsigned bytes) noexcept {
+inline void store_le(std::byte* p, std::uint64_t v, unsigned bytes) noexcept {
     for (unsigned i = 0; i < bytes; ++i)
         p[i] = static_cast<std::byte>(v >> (8 * i));
 }
 
-inline std::uint64_t load_le(const std::byte *p, unsigned bytes) noexcept {
+inline std::uint64_t load_le(const std::byte* p, unsigned bytes) noexcept {
     std::uint64_t v = 0;
     for (unsigned i = 0; i < bytes; ++i)
         v |= std::uint64_t{static_cast<std::uint8_t>(p[i])} << (8 * i);
@@ -121,8 +125,8 @@ inline constexpr std::array<std::byte, 4> magic = {std::byte{'C'}, std::byte{'P'
 } // namespace detail
 
 /// Writes h into out[0, 48).
-inline void write_header(const message_header &h, std::span<std::byte> out) noexcept {
-    std::byte *p = out.data();
+inline void write_header(const message_header& h, std::span<std::byte> out) noexcept {
+    std::byte* p = out.data();
     for (int i = 0; i < 4; ++i)
         p[i] = detail::magic[i];
     p[4] = std::byte{message_header::version};
@@ -147,7 +151,7 @@ inline message_header read_header(std::span<const std::byte> msg, std::uint64_t 
     if (msg.size() < message_header::size)
         fail_decode("message length (shorter than the 48-byte header)", msg.size(),
                     message_header::size);
-    const std::byte *p = msg.data();
+    const std::byte* p = msg.data();
     for (int i = 0; i < 4; ++i)
         if (p[i] != detail::magic[i])
             fail_decode("header.magic: not a commpress message (expected \"CPRS\")");

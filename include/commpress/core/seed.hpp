@@ -53,7 +53,7 @@ class philox {
   public:
     using block_type = std::array<std::uint32_t, 4>;
 
-    philox(const draw_context &c, purpose p, bool shared) noexcept
+    philox(const draw_context& c, purpose p, bool shared) noexcept
         : worker_(shared ? shared_worker : c.worker), step_(c.step) {
         const std::uint64_t k =
             detail::splitmix64(c.root.value ^ detail::splitmix64((std::uint64_t{c.tensor} << 32) |
@@ -105,7 +105,7 @@ class philox {
 /// so slot j gets the same word however the loop is split across lanes or threads.
 class slot_stream {
   public:
-    slot_stream(const draw_context &c, purpose p) noexcept : rng_(c, p, /*shared=*/false) {}
+    slot_stream(const draw_context& c, purpose p) noexcept : rng_(c, p, /*shared=*/false) {}
 
     std::uint32_t operator()(std::size_t slot) noexcept {
         const std::uint64_t b = slot / 4;

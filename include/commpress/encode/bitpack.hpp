@@ -23,18 +23,18 @@ struct bitpack {
     static constexpr std::string_view name = "bitpack";
 
     void validate() const noexcept {}
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name); }
     std::string describe() const { return std::string(name); }
 
-    static unsigned index_bits(const code_layout &l) noexcept {
+    static unsigned index_bits(const code_layout& l) noexcept {
         return l.sends_indices && l.n > 1 ? static_cast<unsigned>(std::bit_width(l.n - 1)) : 0;
     }
-    std::size_t max_bytes(const code_layout &l) const noexcept {
+    std::size_t max_bytes(const code_layout& l) const noexcept {
         return (l.m * (index_bits(l) + l.code_bits) + 7) / 8;
     }
 
-    void encode(const code_layout &l, std::span<const std::uint32_t> indices,
-                std::span<const std::uint32_t> codes, bit_writer &w) const noexcept {
+    void encode(const code_layout& l, std::span<const std::uint32_t> indices,
+                std::span<const std::uint32_t> codes, bit_writer& w) const noexcept {
         const unsigned ib = index_bits(l);
         for (std::size_t j = 0; j < l.m; ++j) {
             if (l.sends_indices)
@@ -44,7 +44,7 @@ struct bitpack {
     }
 
     template <class Sink>
-    void decode(const code_layout &l, bit_reader &r, Sink &&sink) const {
+    void decode(const code_layout& l, bit_reader& r, Sink&& sink) const {
         const unsigned ib = index_bits(l);
         detail::index_check check(name, l.n);
         for (std::size_t j = 0; j < l.m; ++j) {

@@ -28,12 +28,12 @@ struct elias_gamma {
     static constexpr std::string_view name = "elias_gamma";
 
     void validate() const noexcept {}
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name); }
     std::string describe() const { return std::string(name); }
 
     /// Upper bound from Jensen's inequality: t codes whose arguments sum to at most S cost at most
     /// t (2 log2(S/t) + 1) bits; each code + 1 <= 2^b costs at most 2b + 1.
-    std::size_t max_bytes(const code_layout &l) const noexcept {
+    std::size_t max_bytes(const code_layout& l) const noexcept {
         if (l.m == 0)
             return 1;
         const double m = static_cast<double>(l.m), b = l.code_bits;
@@ -47,8 +47,8 @@ struct elias_gamma {
         return static_cast<std::size_t>(std::ceil(bits / 8)) + 8;
     }
 
-    void encode(const code_layout &l, std::span<const std::uint32_t> indices,
-                std::span<const std::uint32_t> codes, bit_writer &w) const noexcept {
+    void encode(const code_layout& l, std::span<const std::uint32_t> indices,
+                std::span<const std::uint32_t> codes, bit_writer& w) const noexcept {
         if (l.sends_indices) {
             std::uint64_t next = 0; // smallest index the next entry may have
             for (std::size_t j = 0; j < l.m; ++j) {
@@ -75,7 +75,7 @@ struct elias_gamma {
     }
 
     template <class Sink>
-    void decode(const code_layout &l, bit_reader &r, Sink &&sink) const {
+    void decode(const code_layout& l, bit_reader& r, Sink&& sink) const {
         if (l.sends_indices) {
             detail::index_check check(name, l.n);
             std::uint64_t next = 0;

@@ -22,18 +22,18 @@ struct raw {
     static constexpr std::string_view name = "raw";
 
     void validate() const noexcept {}
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name); }
     std::string describe() const { return std::string(name); }
 
     static unsigned code_bytes(unsigned code_bits) noexcept {
         return code_bits <= 8 ? 1 : code_bits <= 16 ? 2 : 4;
     }
-    std::size_t max_bytes(const code_layout &l) const noexcept {
+    std::size_t max_bytes(const code_layout& l) const noexcept {
         return l.m * ((l.sends_indices ? 4u : 0u) + code_bytes(l.code_bits));
     }
 
-    void encode(const code_layout &l, std::span<const std::uint32_t> indices,
-                std::span<const std::uint32_t> codes, bit_writer &w) const noexcept {
+    void encode(const code_layout& l, std::span<const std::uint32_t> indices,
+                std::span<const std::uint32_t> codes, bit_writer& w) const noexcept {
         const unsigned cb = 8 * code_bytes(l.code_bits);
         for (std::size_t j = 0; j < l.m; ++j) {
             if (l.sends_indices)
@@ -43,7 +43,7 @@ struct raw {
     }
 
     template <class Sink>
-    void decode(const code_layout &l, bit_reader &r, Sink &&sink) const {
+    void decode(const code_layout& l, bit_reader& r, Sink&& sink) const {
         const unsigned cb = 8 * code_bytes(l.code_bits);
         detail::index_check check(name, l.n);
         for (std::size_t j = 0; j < l.m; ++j) {

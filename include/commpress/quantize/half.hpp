@@ -33,7 +33,7 @@ struct basic_half {
     static constexpr double unit_roundoff = F == half_format::binary16 ? 0x1p-11 : 0x1p-8;
 
     void validate() const noexcept {}
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name); }
     std::string describe() const { return std::string(name); }
 
     double alpha(std::size_t) const noexcept requires(R == rounding::nearest_even) {
@@ -49,7 +49,7 @@ struct basic_half {
     bool valid_scale(float) const noexcept { return true; }
 
     template <class T>
-    void quantize(std::span<const T> v, const draw_context &c, std::span<float>,
+    void quantize(std::span<const T> v, const draw_context& c, std::span<float>,
                   std::span<std::uint32_t> codes) const noexcept {
         if constexpr (R == rounding::stochastic) {
             slot_stream rng(c, purpose::quantize);

@@ -22,7 +22,7 @@ struct identity {
     static constexpr bool zero_code_is_zero = true; // +0.0 is code 0
 
     void validate() const noexcept {}
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name); }
     std::string describe() const { return std::string(name); }
 
     double omega(std::size_t) const noexcept { return 0.0; }
@@ -33,7 +33,7 @@ struct identity {
     bool valid_scale(float) const noexcept { return true; }
 
     template <class T>
-    void quantize(std::span<const T> v, const draw_context &, std::span<float>,
+    void quantize(std::span<const T> v, const draw_context&, std::span<float>,
                   std::span<std::uint32_t> codes) const noexcept {
         for (std::size_t j = 0; j < v.size(); ++j)
             codes[j] = std::bit_cast<std::uint32_t>(static_cast<float>(v[j]));

@@ -39,7 +39,7 @@ struct qsgd {
             detail::fail_parameter("qsgd: levels must be in [1, 2^24], got " +
                                    std::to_string(levels));
     }
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name)(levels)(bucket); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name)(levels)(bucket); }
     std::string describe() const {
         return "qsgd(levels=" + std::to_string(levels) +
                (bucket ? ", bucket=" + std::to_string(bucket) : std::string()) + ")";
@@ -59,7 +59,7 @@ struct qsgd {
     bool valid_scale(float s) const noexcept { return !(s < 0.0f); }
 
     template <class T>
-    void quantize(std::span<const T> v, const draw_context &c, std::span<float> scales,
+    void quantize(std::span<const T> v, const draw_context& c, std::span<float> scales,
                   std::span<std::uint32_t> codes) const noexcept {
         const std::size_t m = v.size(), b = bucket ? bucket : std::max<std::size_t>(m, 1);
         slot_stream rng(c, purpose::quantize);

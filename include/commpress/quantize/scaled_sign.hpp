@@ -26,7 +26,7 @@ struct scaled_sign {
     static constexpr bool zero_code_is_zero = false;
 
     void validate() const noexcept {}
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name); }
     std::string describe() const { return std::string(name); }
 
     double alpha(std::size_t m) const noexcept {
@@ -38,7 +38,7 @@ struct scaled_sign {
     bool valid_scale(float s) const noexcept { return !(s < 0.0f); }
 
     template <class T>
-    void quantize(std::span<const T> v, const draw_context &, std::span<float> scales,
+    void quantize(std::span<const T> v, const draw_context&, std::span<float> scales,
                   std::span<std::uint32_t> codes) const noexcept {
         if (v.empty())
             return;

@@ -22,7 +22,7 @@ struct identity {
     struct workspace {};
 
     void validate() const noexcept {}
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name); }
     std::string describe() const { return std::string(name); }
 
     std::size_t kept(std::size_t n) const noexcept { return n; }
@@ -31,11 +31,11 @@ struct identity {
     double decode_scale(std::size_t) const noexcept { return 1.0; }
 
     template <class T>
-    selection<T> select(std::span<const T> x, const draw_context &, workspace &) const noexcept {
+    selection<T> select(std::span<const T> x, const draw_context&, workspace&) const noexcept {
         return {x, {}};
     }
-    std::span<const std::uint32_t> implicit_indices(std::size_t, const draw_context &,
-                                                    workspace &) const noexcept {
+    std::span<const std::uint32_t> implicit_indices(std::size_t, const draw_context&,
+                                                    workspace&) const noexcept {
         return {};
     }
 };

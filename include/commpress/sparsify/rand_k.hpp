@@ -41,7 +41,7 @@ struct basic_rand_k {
     };
 
     void validate() const { detail::validate_k(name, ratio, k); }
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name)(ratio)(k)(independent); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name)(ratio)(k)(independent); }
     std::string describe() const {
         return detail::describe_k(name, ratio, k) + (independent ? "[independent]" : "");
     }
@@ -62,17 +62,17 @@ struct basic_rand_k {
             return 1.0;
     }
 
-    std::span<const std::uint32_t> implicit_indices(std::size_t n, const draw_context &c,
-                                                    workspace &w) const noexcept {
+    std::span<const std::uint32_t> implicit_indices(std::size_t n, const draw_context& c,
+                                                    workspace& w) const noexcept {
         philox rng(c, purpose::sparsify, /*shared=*/!independent);
         detail::sample_k(rng, n, kept(n), w.sample);
         return w.sample.idx;
     }
 
     template <class T>
-    selection<T> select(std::span<const T> x, const draw_context &c, workspace &w) const noexcept {
+    selection<T> select(std::span<const T> x, const draw_context& c, workspace& w) const noexcept {
         const auto idx = implicit_indices(x.size(), c, w);
-        auto &v = [&]() -> std::vector<T> & {
+        auto& v = [&]() -> std::vector<T>& {
             if constexpr (std::is_same_v<T, float>)
                 return w.vf;
             else

@@ -41,7 +41,7 @@ struct top_k {
     };
 
     void validate() const { detail::validate_k(name, ratio, k); }
-    void fingerprint(fingerprint_builder &f) const noexcept { f(name)(ratio)(k); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name)(ratio)(k); }
     std::string describe() const { return detail::describe_k(name, ratio, k); }
 
     std::size_t kept(std::size_t n) const noexcept {
@@ -53,7 +53,7 @@ struct top_k {
     double decode_scale(std::size_t) const noexcept { return 1.0; }
 
     template <class T>
-    selection<T> select(std::span<const T> x, const draw_context &, workspace &w) const noexcept {
+    selection<T> select(std::span<const T> x, const draw_context&, workspace& w) const noexcept {
         const std::size_t n = x.size(), m = kept(n);
         w.idx.resize(m);
         if (m == n) {
@@ -81,15 +81,15 @@ struct top_k {
             std::copy_n(w.order.begin(), m, w.idx.begin());
             std::sort(w.idx.begin(), w.idx.end());
         }
-        auto &v = values<T>(w);
+        auto& v = values<T>(w);
         v.resize(m);
         for (std::size_t j = 0; j < m; ++j)
             v[j] = x[w.idx[j]];
         return {v, w.idx};
     }
 
-    std::span<const std::uint32_t> implicit_indices(std::size_t, const draw_context &,
-                                                    workspace &) const noexcept {
+    std::span<const std::uint32_t> implicit_indices(std::size_t, const draw_context&,
+                                                    workspace&) const noexcept {
         return {};
     }
 
@@ -102,7 +102,7 @@ struct top_k {
         return std::bit_cast<std::uint64_t>(v) & 0x7fff'ffff'ffff'ffffull;
     }
     template <class T>
-    static std::vector<T> &values(workspace &w) noexcept {
+    static std::vector<T>& values(workspace& w) noexcept {
         if constexpr (std::is_same_v<T, float>)
             return w.vf;
         else

@@ -21,7 +21,7 @@ struct sample_workspace {
 /// Writes a uniformly random k-subset of [0, n) in ascending order into w.idx (k <= n < 2^32).
 /// Floyd: for j = n-k .. n-1 draw t in [0, j]; insert t, or j if t is already in. Every k-subset
 /// is equally likely, and the set depends only on the stream, never on the data structure used.
-inline void sample_k(philox &rng, std::size_t n, std::size_t k, sample_workspace &w) noexcept {
+inline void sample_k(philox& rng, std::size_t n, std::size_t k, sample_workspace& w) noexcept {
     w.idx.resize(k);
     if (k == n) {
         for (std::size_t i = 0; i < n; ++i)
