@@ -236,15 +236,15 @@ run_result run(const recipe<P>& r, problem& pb, const options& o, ex::csv_writer
 }
 
 void print_table(const std::vector<run_result>& results) {
-    std::printf("%-24s %-8s %-18s %12s %10s %12s %12s %9s\n", "recipe", "unbiased",
+    std::printf("%-24s %-8s %-22s %12s %10s %12s %12s %9s\n", "recipe", "unbiased",
                 "omega/alpha at d", "Mbit/worker", "bits/el/it", "final loss", "||grad f||^2",
                 "test acc");
     for (const auto& r : results) {
         char constant[32] = "-";
         if (!r.constant_name.empty())
-            std::snprintf(constant, sizeof constant, "%s=%.6g", r.constant_name.c_str(),
+            std::snprintf(constant, sizeof constant, "%s=%.9g", r.constant_name.c_str(),
                           r.constant);
-        std::printf("%-24s %-8s %-18s %12.3f %10.3f %12.6f %12.3e %8.2f%%%s\n", r.label.c_str(),
+        std::printf("%-24s %-8s %-22s %12.3f %10.3f %12.6f %12.3e %8.2f%%%s\n", r.label.c_str(),
                     r.unbiased ? "yes" : "no", constant, r.bits_per_worker / 1e6,
                     r.bits_per_element_iteration, r.final_loss, r.final_grad_norm_sq,
                     100.0 * r.test_accuracy, r.diverged ? "  (diverged)" : "");

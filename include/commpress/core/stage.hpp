@@ -6,9 +6,15 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 
 namespace commpress {
+
+// The wire format is IEEE 754: binary32 values and scales, conversions rounding as IEEE says
+// (a finite double beyond FLT_MAX becomes inf, not undefined behaviour).
+static_assert(std::numeric_limits<float>::is_iec559 && std::numeric_limits<double>::is_iec559,
+              "commpress needs IEEE 754 binary32 and binary64");
 
 /// How a sparsifier's coordinates reach the decoder.
 enum class index_mode : std::uint8_t {

@@ -24,7 +24,8 @@ namespace commpress::quantize {
 /// omega = min(d/s^2, sqrt(d)/s), d the bucket length; E nnz <= s(s + sqrt d).
 /// Code: (level << 1) | sign, 1 + ceil(log2(s + 1)) bits; code 0 is the value 0.
 /// A bucket whose norm is 0, inf or NaN gets level 0 everywhere and sends the norm as is, so
-/// non-finite inputs decode to NaN (0 * inf) rather than to made-up numbers.
+/// non-finite inputs decode to NaN (0 * inf) rather than to made-up numbers. A finite bucket whose
+/// norm overflows binary32 sends FLT_MAX instead (still unbiased for float inputs).
 struct qsgd {
     std::uint32_t levels = 16; ///< s in the paper
     std::size_t bucket = 0;    ///< entries per norm; 0 = one norm for the whole tensor
@@ -66,9 +67,14 @@ struct qsgd {
         for (std::size_t start = 0, k = 0; start < m; start += b, ++k) {
             const std::size_t len = std::min(b, m - start);
             const double norm = std::sqrt(kernels::sum_squares(v.subspan(start, len)));
-            // Round the sent norm up so that |x_i| <= norm holds for the levels we compute.
-            float nf = static_cast<float>(norm);
-            if (static_cast<double>(nf) < norm)
+            // The sent scale must be >= every |x_i| for E[level] s / scale = |x_i| (unbiased):
+            // round the norm up, and cap it at FLT_MAX, which still bounds every float |x_i|,
+            // when the norm of finite floats overflows binary32 (a smaller scale only lowers the
+            // variance). Doubles beyond FLT_MAX saturate: binary32 cannot carry them.
+            constexpr double float_max = std::numeric_limits<float>::max();
+            float nf = norm > float_max && std::isfinite(norm) ? std::numeric_limits<float>::max()
+                                                               : static_cast<float>(norm);
+            if (static_cast<double>(nf) < norm && nf < std::numeric_limits<float>::max())
                 nf = std::nextafter(nf, std::numeric_limits<float>::infinity());
             scales[k] = nf;
             if (!(nf > 0.0f) || !std::isfinite(nf)) {
