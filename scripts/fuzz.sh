@@ -21,7 +21,20 @@ CXX=${FUZZ_CXX:-clang++-19} cmake -S "$root" -B "$build" \
     -DCOMMPRESS_BUILD_BENCH=OFF -DCOMMPRESS_BUILD_EXAMPLES=OFF
 cmake --build "$build" -j "${FUZZ_JOBS:-2}" --target fuzz_decode
 
+# The clang 19 runtime looks for llvm-symbolizer-19, which Debian ships only in llvm-19; any
+# llvm-symbolizer will do (the one of clang 14 symbolizes these binaries), else stacks are raw.
+if [[ -z ${ASAN_SYMBOLIZER_PATH:-} ]]; then
+    for s in /usr/lib/llvm-19/bin/llvm-symbolizer "$(command -v llvm-symbolizer || true)"; do
+        if [[ -n $s && -x $s ]]; then
+            export ASAN_SYMBOLIZER_PATH=$s UBSAN_SYMBOLIZER_PATH=$s
+            break
+        fi
+    done
+fi
+
 mkdir -p "$corpus" "$artifacts"
+marker=$(mktemp)
+trap 'rm -f "$marker"' EXIT
 rc=0
 # -timeout: an input that takes over 10 s is a finding (a decoder must fail fast on bad bytes).
 "$build/fuzz/fuzz_decode" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
@@ -29,8 +42,7 @@ rc=0
 
 if ((rc != 0)); then
     echo "fuzz_decode: finding (exit code $rc); reproducers:" >&2
-    for f in "$artifacts"/*; do
-        [[ -f $f ]] || continue
+    find "$artifacts" -type f -newer "$marker" | while read -r f; do
         echo "== $f" >&2
         od -An -tx1 -v "$f" | tr -d ' \n' >&2
         echo >&2

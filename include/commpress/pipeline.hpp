@@ -179,7 +179,7 @@ class pipeline {
         static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                       "pipeline::decompress: the elements must be float or double");
         check_size(out.size(), "decompress");
-        const message_header h = read_header(msg, fingerprint_, out.size());
+        const message_header h = read_header(msg, fingerprint_, out.size(), opts_.payload_checksum);
         const std::size_t n = out.size();
         const code_layout l = layout(n);
         bit_reader r(msg.subspan(message_header::size), "payload");

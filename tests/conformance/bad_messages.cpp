@@ -150,3 +150,18 @@ TEST_CASE("conformance: invalid codes and scales behind a valid header are rejec
         rejects(p, msg, n, "bitpack: index of entry 1");
     }
 }
+
+TEST_CASE("conformance: a decoder that requires a payload checksum rejects messages without one",
+          "[conformance]") {
+    const std::vector<float> x(100, 1.5f);
+    auto sender = recipes::bf16{};
+    auto strict = recipes::bf16{{}, {}, {}, {}, {}, {.payload_checksum = true}};
+    rejects(strict, sender.compress(std::span<const float>(x)), x.size(),
+            "requires a payload checksum");
+    // The other way round is fine: a checksummed message is verified by any decoder.
+    std::vector<float> out(x.size());
+    CHECK_NOTHROW(
+        sender.decompress(std::span<const std::byte>(strict.compress(std::span<const float>(x))),
+                          std::span<float>(out)));
+    CHECK(out == x);
+}

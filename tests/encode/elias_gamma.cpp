@@ -24,23 +24,19 @@
 
 #include <commpress/recipes.hpp>
 
+#include "encode/layouts.hpp"
 #include "support/vectors.hpp"
 
 namespace {
 
 using namespace commpress;
 namespace tv = commpress::testing;
-
-struct entry {
-    std::size_t slot;
-    std::uint32_t index, code;
-    bool operator==(const entry&) const = default;
-};
-
-struct sample {
-    code_layout l;
-    std::vector<std::uint32_t> indices, codes;
-};
+using tv::entry;
+using tv::sample;
+using tv::all_entries;
+using tv::decode_all;
+using tv::encode_all;
+using tv::random_layout;
 
 /// floor(log2 v) for v >= 1.
 unsigned floor_log2(std::uint64_t v) {
@@ -106,36 +102,6 @@ bit_builder reference_stream(const code_layout& l, const std::vector<std::uint32
     return b;
 }
 
-/// Random layout. Codes are drawn with a random bit length (so short and long gamma codes both
-/// occur), half of them zero when zero_code_is_zero, some the widest; indices are dense or sparse.
-sample random_layout(std::mt19937_64& rng) {
-    sample s;
-    s.l.n = rng() % 3 == 0 ? rng() % 8 : rng() % 5000;
-    s.l.sends_indices = rng() & 1;
-    s.l.zero_code_is_zero = rng() & 1;
-    s.l.code_bits = 1 + static_cast<unsigned>(rng() % 32);
-    s.l.m = s.l.n == 0 ? 0 : rng() % (s.l.n + 1);
-    if (rng() % 4 == 0)
-        s.l.m = s.l.n; // everything kept: gaps of 1
-    if (s.l.sends_indices) {
-        std::vector<std::uint32_t> all(s.l.n);
-        std::iota(all.begin(), all.end(), std::uint32_t{0});
-        std::shuffle(all.begin(), all.end(), rng);
-        s.indices.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(s.l.m));
-        std::sort(s.indices.begin(), s.indices.end());
-    }
-    const std::uint64_t mask = (std::uint64_t{1} << s.l.code_bits) - 1;
-    for (std::size_t j = 0; j < s.l.m; ++j) {
-        std::uint64_t c = rng() & (mask >> (rng() % s.l.code_bits));
-        if (s.l.zero_code_is_zero && (rng() & 1))
-            c = 0;
-        if (rng() % 8 == 0)
-            c = mask;
-        s.codes.push_back(static_cast<std::uint32_t>(c));
-    }
-    return s;
-}
-
 std::vector<entry> expected_entries(const sample& s) {
     std::vector<entry> e;
     for (std::size_t j = 0; j < s.l.m; ++j) {
@@ -148,25 +114,6 @@ std::vector<entry> expected_entries(const sample& s) {
 }
 
 const encode::elias_gamma enc;
-
-std::vector<entry> decode_all(const code_layout& l, std::span<const std::byte> bytes) {
-    bit_reader r(bytes, "payload");
-    std::vector<entry> got;
-    enc.decode(l, r, [&](std::size_t slot, std::uint32_t index, std::uint32_t code) {
-        got.push_back({slot, index, code});
-    });
-    r.expect_end();
-    return got;
-}
-
-std::vector<std::byte> encode_all(const code_layout& l, const std::vector<std::uint32_t>& indices,
-                                  const std::vector<std::uint32_t>& codes) {
-    std::vector<std::byte> buf(enc.max_bytes(l));
-    bit_writer w(buf);
-    enc.encode(l, indices, codes, w);
-    buf.resize(w.finish());
-    return buf;
-}
 
 /// Position after reading one gamma code from the start of bytes.
 std::uint64_t gamma_length(std::span<const std::byte> bytes, std::uint64_t& value) {
@@ -240,10 +187,10 @@ TEST_CASE("elias_gamma matches the documented stream and round-trips random layo
         const sample s = random_layout(rng);
         CAPTURE(t, s.l.n, s.l.m, s.l.code_bits, s.l.sends_indices, s.l.zero_code_is_zero);
         const bit_builder ref = reference_stream(s.l, s.indices, s.codes);
-        const auto bytes = encode_all(s.l, s.indices, s.codes);
+        const auto bytes = encode_all(enc, s.l, s.indices, s.codes);
         CHECK(bytes == ref.bytes());
         CHECK(bytes.size() <= enc.max_bytes(s.l));
-        CHECK(decode_all(s.l, bytes) == expected_entries(s));
+        CHECK(decode_all(enc, s.l, bytes) == expected_entries(s));
     }
 }
 
@@ -260,7 +207,7 @@ TEST_CASE("elias_gamma max_bytes bounds the worst layouts", "[encode][elias_gamm
                 s.codes.push_back(static_cast<std::uint32_t>((std::uint64_t{1} << b) - 1));
             }
             CAPTURE(b, gap);
-            const auto bytes = encode_all(s.l, s.indices, s.codes);
+            const auto bytes = encode_all(enc, s.l, s.indices, s.codes);
             const std::size_t bits = 2 * m * floor_log2(gap) + m * (2 * b + 2);
             CHECK(reference_stream(s.l, s.indices, s.codes).bits.size() == bits);
             CHECK(bytes.size() == (bits + 7) / 8);
@@ -269,7 +216,7 @@ TEST_CASE("elias_gamma max_bytes bounds the worst layouts", "[encode][elias_gamm
             // Zero-run mode, every code nonzero and widest; and the plain mode.
             for (const bool zero_is_zero : {true, false}) {
                 code_layout d{m, m, false, b, zero_is_zero};
-                const auto db = encode_all(d, {}, s.codes);
+                const auto db = encode_all(enc, d, {}, s.codes);
                 CHECK(db.size() <= enc.max_bytes(d));
                 CHECK(db.size() == (reference_stream(d, {}, s.codes).bits.size() + 7) / 8);
             }
@@ -286,13 +233,13 @@ TEST_CASE("elias_gamma max_bytes bounds the worst layouts", "[encode][elias_gamm
             c = nz(rng) ? static_cast<std::uint32_t>((1u << b) - 1) : 0u;
         const code_layout l{m, m, false, b, true};
         CAPTURE(m, b, density);
-        CHECK(encode_all(l, {}, codes).size() <= enc.max_bytes(l));
+        CHECK(encode_all(enc, l, {}, codes).size() <= enc.max_bytes(l));
     }
 }
 
 TEST_CASE("elias_gamma decoder rejects malformed streams", "[encode][elias_gamma][decode]") {
     auto decode = [](const code_layout& l, const bit_builder& b) {
-        return decode_all(l, b.bytes());
+        return decode_all(enc, l, b.bytes());
     };
     const code_layout sent{100, 3, true, 8, false};
     const code_layout runs{10, 10, false, 8, true};
@@ -300,13 +247,14 @@ TEST_CASE("elias_gamma decoder rejects malformed streams", "[encode][elias_gamma
     SECTION("truncated streams, in each mode") {
         for (const code_layout& l : {sent, runs, plain}) {
             std::vector<std::uint32_t> idx = {3, 50, 99}, codes(l.m, 5);
-            auto bytes = encode_all(l, l.sends_indices ? idx : std::vector<std::uint32_t>{}, codes);
-            CHECK_NOTHROW(decode_all(l, bytes));
+            auto bytes =
+                encode_all(enc, l, l.sends_indices ? idx : std::vector<std::uint32_t>{}, codes);
+            CHECK_NOTHROW(decode_all(enc, l, bytes));
             bytes.pop_back();
-            CHECK_THROWS_AS(decode_all(l, bytes), decode_error);
-            CHECK_THROWS_WITH(decode_all(l, bytes), Catch::Contains("payload: truncated"));
+            CHECK_THROWS_AS(decode_all(enc, l, bytes), decode_error);
+            CHECK_THROWS_WITH(decode_all(enc, l, bytes), Catch::Contains("payload: truncated"));
         }
-        CHECK_THROWS_WITH(decode_all(sent, {}), Catch::Contains("truncated"));
+        CHECK_THROWS_WITH(decode_all(enc, sent, {}), Catch::Contains("truncated"));
     }
     SECTION("an index at or beyond n") {
         bit_builder b;

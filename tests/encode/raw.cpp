@@ -15,82 +15,19 @@
 
 #include <commpress/recipes.hpp>
 
+#include "encode/layouts.hpp"
 #include "support/vectors.hpp"
 
 namespace {
 
 using namespace commpress;
 namespace tv = commpress::testing;
-
-struct entry {
-    std::size_t slot;
-    std::uint32_t index, code;
-    bool operator==(const entry&) const = default;
-};
-
-/// A random layout with ascending distinct indices and codes below 2^code_bits (about half zero
-/// when zero_code_is_zero).
-struct sample {
-    code_layout l;
-    std::vector<std::uint32_t> indices, codes;
-};
-sample random_layout(std::mt19937_64& rng) {
-    sample s;
-    s.l.n = rng() % 3 == 0 ? rng() % 8 : rng() % 3000;
-    s.l.sends_indices = rng() & 1;
-    s.l.zero_code_is_zero = rng() & 1;
-    s.l.code_bits = 1 + static_cast<unsigned>(rng() % 32);
-    s.l.m = s.l.n == 0 ? 0 : rng() % (s.l.n + 1);
-    if (s.l.sends_indices) {
-        std::vector<std::uint32_t> all(s.l.n);
-        for (std::size_t i = 0; i < s.l.n; ++i)
-            all[i] = static_cast<std::uint32_t>(i);
-        std::shuffle(all.begin(), all.end(), rng);
-        s.indices.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(s.l.m));
-        std::sort(s.indices.begin(), s.indices.end());
-    }
-    const std::uint64_t mask = (std::uint64_t{1} << s.l.code_bits) - 1;
-    for (std::size_t j = 0; j < s.l.m; ++j) {
-        std::uint64_t c = rng() & mask;
-        if (s.l.zero_code_is_zero && (rng() & 1))
-            c = 0;
-        if (rng() % 8 == 0)
-            c = mask; // the widest code
-        s.codes.push_back(static_cast<std::uint32_t>(c));
-    }
-    return s;
-}
-
-std::vector<entry> expected_entries(const sample& s) {
-    std::vector<entry> e;
-    for (std::size_t j = 0; j < s.l.m; ++j)
-        e.push_back(
-            {j, s.l.sends_indices ? s.indices[j] : static_cast<std::uint32_t>(j), s.codes[j]});
-    return e;
-}
-
-template <class E>
-std::vector<entry> decode_all(const E& enc, const code_layout& l,
-                              std::span<const std::byte> bytes) {
-    bit_reader r(bytes, "payload");
-    std::vector<entry> got;
-    enc.decode(l, r, [&](std::size_t slot, std::uint32_t index, std::uint32_t code) {
-        got.push_back({slot, index, code});
-    });
-    r.expect_end();
-    return got;
-}
-
-template <class E>
-std::vector<std::byte> encode_all(const E& enc, const code_layout& l,
-                                  const std::vector<std::uint32_t>& indices,
-                                  const std::vector<std::uint32_t>& codes) {
-    std::vector<std::byte> buf(enc.max_bytes(l));
-    bit_writer w(buf);
-    enc.encode(l, indices, codes, w);
-    buf.resize(w.finish());
-    return buf;
-}
+using tv::entry;
+using tv::sample;
+using tv::all_entries;
+using tv::decode_all;
+using tv::encode_all;
+using tv::random_layout;
 
 unsigned code_bytes(unsigned bits) { return bits <= 8 ? 1 : bits <= 16 ? 2 : 4; }
 
@@ -106,7 +43,7 @@ TEST_CASE("raw round-trips random layouts at its exact size", "[encode][raw]") {
         CHECK(enc.max_bytes(s.l) == want);
         const auto bytes = encode_all(enc, s.l, s.indices, s.codes);
         CHECK(bytes.size() == want);
-        CHECK(decode_all(enc, s.l, bytes) == expected_entries(s));
+        CHECK(decode_all(enc, s.l, bytes) == all_entries(s));
     }
 }
 

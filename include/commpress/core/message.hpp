@@ -44,7 +44,9 @@ struct message_header {
 
 /// Options of the message layer, fixed per pipeline.
 struct message_options {
-    bool payload_checksum = false; ///< CRC32C over the payload: detects corruption in transit
+    /// CRC32C over the payload: detects corruption in transit. A decoder with this option set
+    /// also rejects messages that carry no checksum.
+    bool payload_checksum = false;
 };
 
 namespace detail {
@@ -145,8 +147,9 @@ inline void write_header(const message_header& h, std::span<std::byte> out) noex
 /// Parses and checks the header of msg against what this decoder expects: magic, version,
 /// header checksum, fields, fingerprint, element count and the exact message length; then the
 /// payload checksum when present. Throws decode_error naming the first field that is wrong.
+/// With `require_checksum`, a message without a payload checksum is rejected too.
 inline message_header read_header(std::span<const std::byte> msg, std::uint64_t fingerprint,
-                                  std::size_t n) {
+                                  std::size_t n, bool require_checksum = false) {
     using detail::fail_decode;
     if (msg.size() < message_header::size)
         fail_decode("message length (shorter than the 48-byte header)", msg.size(),
@@ -185,6 +188,8 @@ inline message_header read_header(std::span<const std::byte> msg, std::uint64_t 
     if (h.flags & message_header::flag_payload_checksum) {
         if (h.payload_crc != crc32c(msg.subspan(message_header::size)))
             fail_decode("payload.checksum: the payload is corrupt (CRC32C mismatch)");
+    } else if (require_checksum) {
+        fail_decode("header.flags: this decoder requires a payload checksum, the message has none");
     } else if (h.payload_crc != 0) {
         fail_decode("header.payload_checksum: set although the checksum flag is clear");
     }

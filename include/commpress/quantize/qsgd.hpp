@@ -23,9 +23,10 @@ namespace commpress::quantize {
 /// each entry a sign and a level l in [0, s], E[l] = s|x_i| / ||x||. Unbiased with
 /// omega = min(d/s^2, sqrt(d)/s), d the bucket length; E nnz <= s(s + sqrt d).
 /// Code: (level << 1) | sign, 1 + ceil(log2(s + 1)) bits; code 0 is the value 0.
-/// A bucket whose norm is 0, inf or NaN gets level 0 everywhere and sends the norm as is, so
-/// non-finite inputs decode to NaN (0 * inf) rather than to made-up numbers. A finite bucket whose
-/// norm overflows binary32 sends FLT_MAX instead (still unbiased for float inputs).
+/// A bucket holding inf or NaN sends its norm (inf or NaN) and level 1 with each entry's sign, so
+/// it decodes to +-inf or NaN with every encoder: divergence stays visible, code 0 stays the
+/// value 0. A finite bucket whose norm overflows binary32 sends FLT_MAX instead (still unbiased
+/// for float inputs).
 struct qsgd {
     std::uint32_t levels = 16; ///< s in the paper
     std::size_t bucket = 0;    ///< entries per norm; 0 = one norm for the whole tensor
@@ -77,8 +78,15 @@ struct qsgd {
             if (static_cast<double>(nf) < norm && nf < std::numeric_limits<float>::max())
                 nf = std::nextafter(nf, std::numeric_limits<float>::infinity());
             scales[k] = nf;
-            if (!(nf > 0.0f) || !std::isfinite(nf)) {
-                std::fill_n(codes.begin() + static_cast<std::ptrdiff_t>(start), len, 0u);
+            if (!(nf > 0.0f)) { // all zero (or NaN norm, handled below)
+                if (!std::isnan(nf)) {
+                    std::fill_n(codes.begin() + static_cast<std::ptrdiff_t>(start), len, 0u);
+                    continue;
+                }
+            }
+            if (!std::isfinite(nf)) { // poisoned bucket: level 1 decodes to +-inf or NaN
+                for (std::size_t j = start; j < start + len; ++j)
+                    codes[j] = 2u | (std::signbit(v[j]) ? 1u : 0u);
                 continue;
             }
             const double ratio = static_cast<double>(levels) / static_cast<double>(nf);

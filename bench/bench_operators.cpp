@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+// Compress, decompress and decompress_add of every recipe at 2^20 and 2^24 floats, beside a
+// memcpy of the same 4n bytes: docs/benchmarks.md quotes ratios t_memcpy / t_op from one run.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include <commpress/commpress.hpp>
+
+namespace {
+
+using namespace commpress;
+
+constexpr std::int64_t small_n = std::int64_t{1} << 20;
+constexpr std::int64_t large_n = std::int64_t{1} << 24;
+constexpr double min_time = 0.2; // seconds per benchmark: keeps the whole binary to minutes
+
+/// N(0, 1) floats, generated once per size and shared by every benchmark.
+const std::vector<float>& gaussian(std::size_t n) {
+    static std::map<std::size_t, std::vector<float>> cache;
+    auto [it, fresh] = cache.try_emplace(n);
+    if (fresh) {
+        std::mt19937_64 rng(20261123);
+        std::normal_distribution<float> normal;
+        it->second.resize(n);
+        for (float& v : it->second)
+            v = normal(rng);
+    }
+    return it->second;
+}
+
+/// Every benchmark moves 4n bytes of float32 per iteration, so GB/s compare across operators.
+void set_bytes(benchmark::State& st, std::size_t n) {
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(4 * n));
+}
+
+void set_bits(benchmark::State& st, std::size_t msg_bytes, std::size_t n) {
+    st.counters["bits_per_elem"] = static_cast<double>(8 * msg_bytes) / static_cast<double>(n);
+    st.counters["msg_bytes"] = static_cast<double>(msg_bytes);
+}
+
+void bm_memcpy(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    const std::vector<float>& x = gaussian(n);
+    std::vector<float> y(n);
+    for (auto _ : st) {
+        std::memcpy(y.data(), x.data(), 4 * n);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, n);
+    set_bits(st, 4 * n, n);
+}
+
+/// The recipes with the parameters docs/benchmarks.md states: k = 1% for the sparsifiers,
+/// 4 levels for qsgd_packed, defaults otherwise (qsgd: 16 levels, one norm per tensor).
+template <class P>
+P make() {
+    return P{};
+}
+template <>
+recipes::top_k make<recipes::top_k>() {
+    return recipes::top_k{sparsify::top_k{.ratio = 0.01}};
+}
+template <>
+recipes::rand_k make<recipes::rand_k>() {
+    return recipes::rand_k{sparsify::rand_k{.ratio = 0.01}};
+}
+template <>
+recipes::qsgd_packed make<recipes::qsgd_packed>() {
+    return recipes::qsgd_packed{{}, quantize::qsgd{.levels = 4}};
+}
+template <>
+recipes::topk_qsgd make<recipes::topk_qsgd>() {
+    return recipes::topk_qsgd{sparsify::top_k{.ratio = 0.01}};
+}
+
+/// One message of x, made outside the timed loops of the decoders.
+template <class P>
+std::vector<std::byte> message(P& p, std::span<const float> x) {
+    std::vector<std::byte> msg(p.max_message_size(x.size()));
+    msg.resize(p.compress(x, std::span<std::byte>(msg)));
+    return msg;
+}
+
+template <class P>
+void bm_compress(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    const std::span<const float> x(gaussian(n));
+    P p = make<P>();
+    std::vector<std::byte> out(p.max_message_size(n));
+    // One untimed call grows the workspace to n: the loop then measures the steady state, in
+    // which compress allocates nothing (otherwise the first iteration's page faults count).
+    std::size_t bytes = p.compress(x, std::span<std::byte>(out));
+    for (auto _ : st) {
+        bytes = p.compress(x, std::span<std::byte>(out));
+        benchmark::DoNotOptimize(bytes);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, n);
+    set_bits(st, bytes, n);
+}
+
+template <class P>
+void bm_decompress(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    P sender = make<P>(), receiver = make<P>();
+    const std::vector<std::byte> msg = message(sender, std::span<const float>(gaussian(n)));
+    std::vector<float> out(n);
+    // Warm-up, untimed: the receiver's workspace (scales, rand_k's indices) grows to n here.
+    receiver.decompress(std::span<const std::byte>(msg), std::span<float>(out));
+    for (auto _ : st) {
+        receiver.decompress(std::span<const std::byte>(msg), std::span<float>(out));
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, n);
+    set_bits(st, msg.size(), n);
+}
+
+template <class P>
+void bm_decompress_add(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    P sender = make<P>(), receiver = make<P>();
+    const std::vector<std::byte> msg = message(sender, std::span<const float>(gaussian(n)));
+    std::vector<float> acc(n, 0.0f);
+    // Warm-up, untimed, as in bm_decompress.
+    receiver.decompress_add(std::span<const std::byte>(msg), std::span<float>(acc), 0.5f);
+    for (auto _ : st) {
+        receiver.decompress_add(std::span<const std::byte>(msg), std::span<float>(acc), 0.5f);
+        benchmark::DoNotOptimize(acc.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, n);
+    set_bits(st, msg.size(), n);
+}
+
+void configure(benchmark::internal::Benchmark* b) {
+    b->Arg(small_n)->Arg(large_n)->Unit(benchmark::kMillisecond)->MinTime(min_time);
+}
+
+template <class P>
+void register_recipe(const std::string& name) {
+    configure(benchmark::RegisterBenchmark(("compress/" + name).c_str(), bm_compress<P>));
+    configure(benchmark::RegisterBenchmark(("decompress/" + name).c_str(), bm_decompress<P>));
+    configure(
+        benchmark::RegisterBenchmark(("decompress_add/" + name).c_str(), bm_decompress_add<P>));
+}
+
+// Registration order is run order (docs/benchmarks.md interleaves the repetitions at random):
+// the memcpy baseline, then the recipes as recipes.hpp lists them.
+[[maybe_unused]] const bool registered = [] {
+    configure(benchmark::RegisterBenchmark("bm_memcpy", bm_memcpy));
+    register_recipe<recipes::fp32>("fp32");
+    register_recipe<recipes::fp16>("fp16");
+    register_recipe<recipes::bf16>("bf16");
+    register_recipe<recipes::fp16_sr>("fp16_sr");
+    register_recipe<recipes::bf16_sr>("bf16_sr");
+    register_recipe<recipes::top_k>("top_k");
+    register_recipe<recipes::rand_k>("rand_k");
+    register_recipe<recipes::qsgd>("qsgd");
+    register_recipe<recipes::qsgd_packed>("qsgd_packed");
+    register_recipe<recipes::scaled_sign>("scaled_sign");
+    register_recipe<recipes::topk_qsgd>("topk_qsgd");
+    return true;
+}();
+
+} // namespace

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: MIT
+// libFuzzer target for the message decoders: decompress and decompress_add of every recipe must
+// either succeed or throw decode_error, and a decode_error must leave the output untouched.
+//
+// Each input is used twice:
+//  1. As a message, byte for byte, for every recipe at a few sizes n taken from the input. This
+//     exercises the header parser. libFuzzer's comparison tracing may get past the magic,
+//     fingerprint and CRC checks on its own; part 2 does not depend on that.
+//  2. As a recipe of a valid message and of its corruption: the input picks a recipe, its
+//     parameters, n and the values, the message is compressed, then flipped, overwritten,
+//     truncated or extended at places the input chooses. The length field and the CRCs are
+//     recomputed unless the input says not to, so the payload decoders see the damage.
+// Any other exception, a crash, a sanitizer report, or one of the oracles below failing is a
+// finding (abort()):
+//  - a decode_error that modified the output buffer (compared byte for byte with a copy);
+//  - an unmodified message that does not decode, or decodes into a buffer of the wrong size;
+//  - decompress_add(acc, w) differing from acc + w * decompress(...) where both succeed, or only
+//    one of the two succeeding on the same bytes.
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <iterator>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include <commpress/commpress.hpp>
+
+namespace {
+
+using namespace commpress;
+
+/// Reads the fuzzer's bytes front to back; reads past the end return zeros.
+class input {
+  public:
+    input(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
+
+    std::uint8_t u8() { return p_ < end_ ? *p_++ : 0; }
+    std::uint16_t u16() { return static_cast<std::uint16_t>(u8() | (u8() << 8)); }
+    std::uint32_t u32() { return u16() | (std::uint32_t{u16()} << 16); }
+    std::size_t left() const { return static_cast<std::size_t>(end_ - p_); }
+
+  private:
+    const std::uint8_t* p_;
+    const std::uint8_t* end_;
+};
+
+[[noreturn]] void finding(const char* recipe, const char* what, const char* detail = "") {
+    std::fprintf(stderr, "fuzz_decode finding [%s]: %s %s\n", recipe, what, detail);
+    std::abort();
+}
+
+std::uint64_t load_le(const std::byte* p, unsigned bytes) {
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; ++i)
+        v |= std::uint64_t{static_cast<std::uint8_t>(p[i])} << (8 * i);
+    return v;
+}
+
+void store_le(std::byte* p, std::uint64_t v, unsigned bytes) {
+    for (unsigned i = 0; i < bytes; ++i)
+        p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+
+/// Calls decompress or decompress_add. Returns true on success, false on decode_error, after
+/// checking that a decode_error left `out` exactly as it was.
+template <class P, class T>
+bool decode(const char* recipe, P& p, std::span<const std::byte> msg, std::span<T> out, bool add,
+            T weight) {
+    const std::vector<T> before(out.begin(), out.end());
+    try {
+        if (add)
+            p.decompress_add(msg, out, weight);
+        else
+            p.decompress(msg, out);
+        return true;
+    } catch (const decode_error&) {
+        if (!out.empty() && std::memcmp(before.data(), out.data(), out.size_bytes()) != 0)
+            finding(recipe, add ? "decompress_add threw decode_error after writing to acc"
+                                : "decompress threw decode_error after writing to out");
+        return false;
+    } catch (const std::exception& e) {
+        finding(recipe, "an exception other than decode_error:", e.what());
+    } catch (...) {
+        finding(recipe, "a non-std exception");
+    }
+}
+
+/// An accumulator with finite, nonzero-or-+0 entries: then acc + w * 0 == acc bit for bit, so
+/// decompress_add must match decompress followed by an add on every coordinate.
+template <class T>
+std::vector<T> accumulator(std::size_t n, std::uint8_t salt) {
+    std::vector<T> acc(n);
+    for (std::size_t i = 0; i < n; ++i)
+        acc[i] = static_cast<T>(static_cast<int>((i + salt) % 9) - 4) * T(0.375);
+    return acc;
+}
+
+template <class T>
+bool same(T a, T b) {
+    if (std::isnan(a) || std::isnan(b))
+        return std::isnan(a) && std::isnan(b);
+    return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+/// Decodes msg with both entry points into a buffer of n elements and cross-checks them.
+/// Returns whether the message decoded.
+template <class P, class T>
+bool decode_both(const char* recipe, P& p, std::span<const std::byte> msg, std::size_t n, T weight,
+                 std::uint8_t salt) {
+    std::vector<T> out = accumulator<T>(n, static_cast<std::uint8_t>(salt + 1));
+    const std::vector<T> acc0 = accumulator<T>(n, salt);
+    std::vector<T> acc = acc0;
+    const bool ok = decode(recipe, p, msg, std::span<T>(out), false, T{1});
+    const bool ok_add = decode(recipe, p, msg, std::span<T>(acc), true, weight);
+    if (ok != ok_add)
+        finding(recipe, ok ? "decompress accepted what decompress_add rejected"
+                           : "decompress_add accepted what decompress rejected");
+    if (ok)
+        for (std::size_t i = 0; i < n; ++i)
+            if (!same(acc[i], static_cast<T>(acc0[i] + weight * out[i])))
+                finding(recipe, "decompress_add != acc + weight * decompress");
+    return ok;
+}
+
+// ---- part 1: the input bytes as a message, for every recipe -------------------------------
+
+/// The recipe with the parameters docs/benchmarks.md uses (k = 1%; 4 levels for qsgd_packed).
+template <class P>
+P bench_config(message_options opts) {
+    typename P::sparsifier_type sp{};
+    if constexpr (requires { sp.ratio; })
+        sp.ratio = 0.01;
+    typename P::quantizer_type qu{};
+    if constexpr (requires { qu.levels; })
+        qu.levels = std::is_same_v<P, recipes::qsgd_packed> ? 4 : 16;
+    return P{sp, qu, {}, seed{}, stream{}, opts};
+}
+
+template <class P>
+void raw_message(const char* recipe, std::span<const std::byte> msg, std::size_t n_field,
+                 std::uint8_t pick) {
+    // The decoder's message_options do not change decoding (the header carries the checksum
+    // flag), so one configuration per call, alternating, covers both.
+    P p = bench_config<P>({.payload_checksum = (pick & 1) != 0});
+    for (std::size_t n : {n_field, static_cast<std::size_t>(pick % 33)})
+        decode_both<P, float>(recipe, p, msg, n, (pick & 2) ? 0.5f : -2.0f, pick);
+}
+
+void raw_message_all(const std::uint8_t* data, std::size_t size) {
+    const std::span<const std::byte> msg(reinterpret_cast<const std::byte*>(data), size);
+    // n as the header states it (when small enough to allocate), else a size from the length.
+    std::size_t n_field = size / 2;
+    if (size >= 24) {
+        const std::uint64_t h = load_le(msg.data() + 16, 8);
+        if (h <= (1u << 16))
+            n_field = static_cast<std::size_t>(h);
+    }
+    const std::uint8_t pick = size > 0 ? data[size - 1] : 0;
+    raw_message<recipes::fp32>("fp32", msg, n_field, pick);
+    raw_message<recipes::fp16>("fp16", msg, n_field, pick);
+    raw_message<recipes::bf16>("bf16", msg, n_field, pick);
+    raw_message<recipes::fp16_sr>("fp16_sr", msg, n_field, pick);
+    raw_message<recipes::bf16_sr>("bf16_sr", msg, n_field, pick);
+    raw_message<recipes::top_k>("top_k", msg, n_field, pick);
+    raw_message<recipes::rand_k>("rand_k", msg, n_field, pick);
+    raw_message<recipes::qsgd>("qsgd", msg, n_field, pick);
+    raw_message<recipes::qsgd_packed>("qsgd_packed", msg, n_field, pick);
+    raw_message<recipes::scaled_sign>("scaled_sign", msg, n_field, pick);
+    raw_message<recipes::topk_qsgd>("topk_qsgd", msg, n_field, pick);
+}
+
+// ---- part 2: valid messages, then corrupted ones ------------------------------------------
+
+/// The recipe with parameters chosen by `v`: k ratio, rand_k independence, QSGD levels and
+/// bucket. v = 0 gives the parameters of docs/benchmarks.md (k = 1%, 16 levels, one norm).
+template <class P>
+P variant(std::uint8_t v, message_options opts, std::uint32_t worker) {
+    typename P::sparsifier_type sp{};
+    if constexpr (requires { sp.ratio; }) {
+        constexpr double ratios[] = {0.01, 0.1, 0.5, 1.0};
+        sp.ratio = ratios[v & 3];
+        if (v & 4)
+            sp.k = 3; // explicit k overrides the ratio
+    }
+    if constexpr (requires { sp.independent; })
+        sp.independent = (v & 8) != 0;
+    typename P::quantizer_type qu{};
+    if constexpr (requires { qu.levels; }) {
+        constexpr std::uint32_t levels[] = {16, 4, 1, quantize::qsgd::max_levels};
+        constexpr std::size_t buckets[] = {0, 0, 7, 64};
+        qu.levels = levels[(v >> 4) & 3];
+        qu.bucket = buckets[(v >> 6) & 3];
+    }
+    return P{sp, qu, {}, seed{0x5eed}, stream{.worker = worker, .tensor = 3}, opts};
+}
+
+/// splitmix64: a cheap generator for the fuzzed values (std::normal_distribution cost a sixth
+/// of the run time).
+struct splitmix {
+    std::uint64_t s;
+    std::uint64_t operator()() {
+        std::uint64_t z = (s += 0x9e37'79b9'7f4a'7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58'476d'1ce4'e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d0'49bb'1331'11ebull;
+        return z ^ (z >> 31);
+    }
+    /// Roughly N(0, 1): a sum of four uniforms on [-sqrt 3, sqrt 3], scaled to unit variance.
+    double normal() {
+        double t = 0;
+        for (int i = 0; i < 4; ++i)
+            t += static_cast<double>((*this)() >> 11) * 0x1p-53 - 0.5;
+        return t * 1.7320508075688772;
+    }
+};
+
+/// n values chosen by the input: Gaussian-like, the input's own bytes as floats, Gaussian-like
+/// with special values planted, or small integers (many ties and zeros).
+template <class T>
+std::vector<T> values(input& in, std::size_t n, std::uint8_t mode) {
+    std::vector<T> x(n);
+    splitmix rng{in.u32()};
+    for (T& v : x)
+        v = static_cast<T>(rng.normal());
+    if (mode == 1) {
+        std::vector<float> words(1 + in.u8() % 16);
+        for (float& w : words)
+            w = std::bit_cast<float>(in.u32());
+        for (std::size_t i = 0; i < n; ++i)
+            x[i] = static_cast<T>(words[i % words.size()]);
+    } else if (mode == 2 && n > 0) {
+        constexpr float specials[] = {0.0f,       -0.0f,   INFINITY, -INFINITY, NAN,      0x1p-149f,
+                                      -0x1p-130f, 3.4e38f, -3.4e38f, 65504.0f,  65520.0f, 1.0f};
+        for (unsigned planted = in.u8() % 8; planted > 0; --planted) {
+            const std::size_t at = in.u16() % n;
+            x[at] = static_cast<T>(specials[in.u8() % std::size(specials)]);
+        }
+    } else if (mode == 3) {
+        for (T& v : x)
+            v = static_cast<T>(static_cast<int>(rng() % 5) - 2);
+    }
+    return x;
+}
+
+/// Corrupts msg as the input says, then (unless told not to) repairs the length field and the
+/// CRCs so that the damage reaches the payload decoders. Returns whether msg changed.
+bool corrupt(input& in, std::vector<std::byte>& msg) {
+    const std::vector<std::byte> original = msg;
+    for (unsigned ops = in.u8() % 9; ops > 0 && in.left() > 0; --ops) {
+        const std::uint8_t kind = in.u8();
+        const std::uint32_t pos = in.u32();
+        const auto val = static_cast<std::byte>(in.u8());
+        const std::size_t size = msg.size();
+        const auto at = static_cast<std::ptrdiff_t>(size ? pos % size : 0);
+        const std::size_t payload = size > message_header::size ? size - message_header::size : 0;
+        switch (kind % 8) {
+        case 0: // flip one bit
+            if (size)
+                msg[pos / 8 % size] ^= std::byte{1} << (pos % 8);
+            break;
+        case 1: // overwrite a byte anywhere
+            if (size)
+                msg[static_cast<std::size_t>(at)] = val;
+            break;
+        case 2: // overwrite a payload byte
+            if (payload)
+                msg[message_header::size + pos % payload] = val;
+            break;
+        case 3: // truncate
+            msg.resize(size ? pos % size : 0);
+            break;
+        case 4: // append
+            msg.push_back(val);
+            break;
+        case 5: // insert
+            msg.insert(msg.begin() + at, val);
+            break;
+        case 6: // erase
+            if (size)
+                msg.erase(msg.begin() + at);
+            break;
+        case 7: // nudge a byte up or down by one: off-by-one lengths, counts, levels
+            if (size) {
+                std::byte& b = msg[static_cast<std::size_t>(at)];
+                b = static_cast<std::byte>(static_cast<std::uint8_t>(b) + ((pos >> 31) ? 1 : 255));
+            }
+            break;
+        }
+    }
+    const std::uint8_t skip = in.u8(); // bit set = leave that field as the corruption left it
+    if (msg.size() >= message_header::size) {
+        std::byte* h = msg.data();
+        const std::span<const std::byte> all(msg);
+        if (!(skip & 1))
+            store_le(h + 24, msg.size() - message_header::size, 8);
+        if (!(skip & 2) &&
+            (static_cast<std::uint8_t>(h[6]) & message_header::flag_payload_checksum))
+            store_le(h + 40, crc32c(all.subspan(message_header::size)), 4);
+        if (!(skip & 4))
+            store_le(h + 44, crc32c(all.first(44)), 4);
+    }
+    return msg != original;
+}
+
+template <class P, class T>
+void corrupted_message(const char* recipe, input& in, std::uint8_t flags) {
+    const message_options opts{.payload_checksum = (flags & 1) != 0};
+    const std::uint8_t v = in.u8();
+    const std::uint32_t worker = in.u8();
+    std::size_t n = in.u16() % 257;
+    if (flags & 8)
+        n = in.u16() % 8193; // now and then a larger tensor
+    P sender = variant<P>(v, opts, worker), receiver = variant<P>(v, opts, 0);
+    sender.set_step(in.u32());
+
+    std::vector<std::byte> msg;
+    try {
+        if (flags & 4) {
+            const std::vector<double> x = values<double>(in, n, (flags >> 6) & 3);
+            msg = sender.compress(std::span<const double>(x));
+        } else {
+            const std::vector<float> x = values<float>(in, n, (flags >> 6) & 3);
+            msg = sender.compress(std::span<const float>(x));
+        }
+    } catch (const std::exception& e) {
+        finding(recipe, "compress threw:", e.what());
+    }
+    if (msg.size() > sender.max_message_size(n))
+        finding(recipe, "compress wrote more than max_message_size");
+
+    constexpr T weights[] = {T(1), T(0.5), T(-2), T(3)};
+    const T weight = weights[in.u8() % 4];
+    const std::uint8_t salt = in.u8();
+    const bool changed = corrupt(in, msg);
+    const bool ok = decode_both<P, T>(recipe, receiver, msg, n, weight, salt);
+    if (!changed && !ok)
+        finding(recipe, "a valid message did not decode");
+    if (!changed && (flags & 16)) { // the right bytes into a buffer of the wrong size
+        const std::size_t wrong = (flags & 32) || n == 0 ? n + 1 : n - 1;
+        if (decode_both<P, T>(recipe, receiver, msg, wrong, weight, salt))
+            finding(recipe, "a message decoded into a buffer of the wrong size");
+    }
+}
+
+template <class P>
+void corrupted_message(const char* recipe, input& in) {
+    const std::uint8_t flags = in.u8();
+    if (flags & 2)
+        corrupted_message<P, double>(recipe, in, flags);
+    else
+        corrupted_message<P, float>(recipe, in, flags);
+}
+
+void corrupted_message_any(input& in) {
+    switch (in.u8() % 11) {
+    case 0:
+        return corrupted_message<recipes::fp32>("fp32", in);
+    case 1:
+        return corrupted_message<recipes::fp16>("fp16", in);
+    case 2:
+        return corrupted_message<recipes::bf16>("bf16", in);
+    case 3:
+        return corrupted_message<recipes::fp16_sr>("fp16_sr", in);
+    case 4:
+        return corrupted_message<recipes::bf16_sr>("bf16_sr", in);
+    case 5:
+        return corrupted_message<recipes::top_k>("top_k", in);
+    case 6:
+        return corrupted_message<recipes::rand_k>("rand_k", in);
+    case 7:
+        return corrupted_message<recipes::qsgd>("qsgd", in);
+    case 8:
+        return corrupted_message<recipes::qsgd_packed>("qsgd_packed", in);
+    case 9:
+        return corrupted_message<recipes::scaled_sign>("scaled_sign", in);
+    default:
+        return corrupted_message<recipes::topk_qsgd>("topk_qsgd", in);
+    }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    raw_message_all(data, size);
+    input in(data, size);
+    corrupted_message_any(in);
+    return 0;
+}
