@@ -21,12 +21,12 @@ namespace {
 
 using namespace commpress;
 namespace tv = commpress::testing;
-using tv::entry;
-using tv::sample;
 using tv::all_entries;
 using tv::decode_all;
 using tv::encode_all;
+using tv::entry;
 using tv::random_layout;
+using tv::sample;
 
 unsigned ceil_log2(std::size_t n) {
     unsigned b = 0;

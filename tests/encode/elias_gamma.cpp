@@ -31,12 +31,12 @@ namespace {
 
 using namespace commpress;
 namespace tv = commpress::testing;
-using tv::entry;
-using tv::sample;
 using tv::all_entries;
 using tv::decode_all;
 using tv::encode_all;
+using tv::entry;
 using tv::random_layout;
+using tv::sample;
 
 /// floor(log2 v) for v >= 1.
 unsigned floor_log2(std::uint64_t v) {

@@ -22,12 +22,12 @@ namespace {
 
 using namespace commpress;
 namespace tv = commpress::testing;
-using tv::entry;
-using tv::sample;
 using tv::all_entries;
 using tv::decode_all;
 using tv::encode_all;
+using tv::entry;
 using tv::random_layout;
+using tv::sample;
 
 unsigned code_bytes(unsigned bits) { return bits <= 8 ? 1 : bits <= 16 ? 2 : 4; }
 
