@@ -17,6 +17,7 @@
 #include <commpress/quantize/half.hpp>
 #include <commpress/quantize/identity.hpp>
 #include <commpress/quantize/qsgd.hpp>
+#include <commpress/quantize/scaled.hpp>
 #include <commpress/quantize/scaled_sign.hpp>
 #include <commpress/recipes.hpp>
 #include <commpress/sparsify/identity.hpp>

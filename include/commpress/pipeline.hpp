@@ -48,6 +48,12 @@ class pipeline {
     /// E C(x) = x for the composition: both lossy stages are unbiased (independent randomness).
     static constexpr bool unbiased = S::unbiased && Q::unbiased;
 
+  private:
+    // Which theory constants the composition has (OPERATORS.md A.10).
+    static constexpr bool derives_omega = unbiased && has_omega<S> && has_omega<Q>;
+    static constexpr bool derives_alpha = has_alpha<S> && (has_alpha<Q> || has_omega<Q>);
+
+  public:
     explicit pipeline(S s = {}, Q q = {}, E e = {}, seed sd = {}, stream st = {},
                       message_options opts = {})
         : s_(s), q_(q), e_(e), seed_(sd), stream_(st), opts_(opts) {
@@ -64,15 +70,14 @@ class pipeline {
     }
 
     /// Unbiased composition: 1 + omega = (1 + omega_S(n)) (1 + omega_Q(m)) (OPERATORS.md A.10a).
-    double omega(std::size_t n) const noexcept requires(has_omega<S>&& has_omega<Q>) {
+    double omega(std::size_t n) const noexcept requires derives_omega {
         return (1.0 + s_.omega(n)) * (1.0 + q_.omega(s_.kept(n))) - 1.0;
     }
 
     /// Contractive composition (B(alpha), EF21 notation), S a projection onto kept coordinates:
     /// alpha = alpha_S alpha_Q for a contractive Q, alpha_S (1 - omega_Q) for an unbiased Q
     /// (A.10c); 0 means no guarantee (omega_Q >= 1).
-    double alpha(std::size_t n) const noexcept
-        requires(has_alpha<S> && (has_alpha<Q> || has_omega<Q>)) {
+    double alpha(std::size_t n) const noexcept requires derives_alpha {
         const std::size_t m = s_.kept(n);
         if constexpr (has_alpha<Q>)
             return s_.alpha(n) * q_.alpha(m);
@@ -205,7 +210,12 @@ class pipeline {
         std::span<const std::uint32_t> implicit;
         if constexpr (S::indices == index_mode::implicit)
             implicit = s_.implicit_indices(n, ctx, sws_);
-        const auto dq = q_.dequantizer(std::span<const float>(scales_));
+        const auto dq = [&] {
+            if constexpr (requires { q_.dequantizer(std::span<const float>(scales_), l.m); })
+                return q_.dequantizer(std::span<const float>(scales_), l.m);
+            else
+                return q_.dequantizer(std::span<const float>(scales_));
+        }();
         const T scale = static_cast<T>(s_.decode_scale(n));
         if constexpr (!Add)
             std::fill(out.begin(), out.end(), T{0});

@@ -21,7 +21,8 @@ using compositions = std::tuple<
     pipeline<s::rand_k, q::qsgd, e::elias_gamma>, pipeline<s::identity, q::fp16_sr, e::elias_gamma>,
     pipeline<s::top_k, q::identity, e::elias_gamma>,
     pipeline<s::identity, q::scaled_sign, e::elias_gamma>, pipeline<s::identity, q::qsgd, e::raw>,
-    pipeline<s::rand_k, q::fp16_sr, e::bitpack>>;
+    pipeline<s::rand_k, q::fp16_sr, e::bitpack>,
+    pipeline<s::top_k, q::scaled<q::qsgd>, e::elias_gamma>>;
 
 /// A pipeline with parameters that keep a tenth of the coordinates (so sparse compositions carry
 /// a useful number of entries at the test sizes) and bucketed QSGD.

@@ -16,6 +16,9 @@
 
 namespace commpress {
 
+// clang-format 14 cannot lay out requires-expressions: the concepts are formatted by hand.
+// clang-format off
+
 /// A small value type with a name, parameters it can check, hash and print.
 /// Example: encode::raw.
 template <class P>
@@ -37,41 +40,35 @@ template <class S>
 concept sparsifier = stage_policy<S> && std::default_initializable<typename S::workspace> &&
     requires(const S& s, std::size_t n, std::span<const float> x, std::span<const double> xd,
              const draw_context& c, typename S::workspace& w) {
-    { S::indices } -> std::convertible_to<index_mode>;
-    { s.kept(n) }
-    noexcept->std::same_as<std::size_t>;
-    { s.decode_scale(n) }
-    noexcept->std::convertible_to<double>;
-    { s.select(x, c, w) }
-    noexcept->std::same_as<selection<float>>;
-    { s.select(xd, c, w) }
-    noexcept->std::same_as<selection<double>>;
-    { s.implicit_indices(n, c, w) }
-    noexcept->std::same_as<std::span<const std::uint32_t>>;
-};
+        { S::indices } -> std::convertible_to<index_mode>;
+        { s.kept(n) } noexcept -> std::same_as<std::size_t>;
+        { s.decode_scale(n) } noexcept -> std::convertible_to<double>;
+        { s.select(x, c, w) } noexcept -> std::same_as<selection<float>>;
+        { s.select(xd, c, w) } noexcept -> std::same_as<selection<double>>;
+        { s.implicit_indices(n, c, w) } noexcept -> std::same_as<std::span<const std::uint32_t>>;
+    };
 
 /// Maps kept values to scales (a few floats) and one code per value. Example: quantize::qsgd.
+/// The decoder comes from dequantizer(scales), or dequantizer(scales, m) when it needs m.
 template <class Q>
 concept quantizer = stage_policy<Q> &&
     requires(const Q& q, std::size_t m, std::span<const float> v, std::span<const double> vd,
              const draw_context& c, std::span<float> scales, std::span<const float> cscales,
              std::span<std::uint32_t> codes, std::uint32_t code, float scale) {
-    { Q::zero_code_is_zero } -> std::convertible_to<bool>;
-    { q.code_bits() }
-    noexcept->std::same_as<unsigned>;
-    { q.scale_count(m) }
-    noexcept->std::same_as<std::size_t>;
-    { q.valid_code(code) }
-    noexcept->std::same_as<bool>;
-    { q.valid_scale(scale) }
-    noexcept->std::same_as<bool>;
-    { q.quantize(v, c, scales, codes) }
-    noexcept;
-    { q.quantize(vd, c, scales, codes) }
-    noexcept;
-    { q.dequantizer(cscales)(m, code) }
-    noexcept->std::same_as<float>;
-};
+        { Q::zero_code_is_zero } -> std::convertible_to<bool>;
+        { q.code_bits() } noexcept -> std::same_as<unsigned>;
+        { q.scale_count(m) } noexcept -> std::same_as<std::size_t>;
+        { q.valid_code(code) } noexcept -> std::same_as<bool>;
+        { q.valid_scale(scale) } noexcept -> std::same_as<bool>;
+        { q.quantize(v, c, scales, codes) } noexcept;
+        { q.quantize(vd, c, scales, codes) } noexcept;
+    } &&
+    (requires(const Q& q, std::span<const float> s, std::size_t j, std::uint32_t code) {
+         { q.dequantizer(s)(j, code) } noexcept -> std::same_as<float>;
+     } ||
+     requires(const Q& q, std::span<const float> s, std::size_t j, std::uint32_t code) {
+         { q.dequantizer(s, j)(j, code) } noexcept -> std::same_as<float>;
+     });
 
 namespace detail {
 struct null_sink {
@@ -84,12 +81,10 @@ template <class E>
 concept encoder = policy<E> &&
     requires(const E& e, const code_layout& l, std::span<const std::uint32_t> ints, bit_writer& w,
              bit_reader& r) {
-    { e.max_bytes(l) }
-    noexcept->std::same_as<std::size_t>;
-    { e.encode(l, ints, ints, w) }
-    noexcept;
-    e.decode(l, r, detail::null_sink{});
-};
+        { e.max_bytes(l) } noexcept -> std::same_as<std::size_t>;
+        { e.encode(l, ints, ints, w) } noexcept;
+        e.decode(l, r, detail::null_sink{});
+    };
 
 /// Theory constants exist on a type only where the theory gives them.
 template <class C>
@@ -100,5 +95,7 @@ template <class C>
 concept has_alpha = requires(const C& c, std::size_t n) {
     { c.alpha(n) } -> std::convertible_to<double>;
 };
+
+// clang-format on
 
 } // namespace commpress
