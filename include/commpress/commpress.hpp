@@ -13,6 +13,7 @@
 #include <commpress/encode/raw.hpp>
 #include <commpress/kernels/half.hpp>
 #include <commpress/kernels/reduce.hpp>
+#include <commpress/induced.hpp>
 #include <commpress/pipeline.hpp>
 #include <commpress/quantize/half.hpp>
 #include <commpress/quantize/identity.hpp>

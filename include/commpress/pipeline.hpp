@@ -87,36 +87,21 @@ class pipeline {
 
     /// Bytes the message of an n-element tensor takes at most; exact for fixed-width encoders.
     std::size_t max_message_size(std::size_t n) const noexcept {
-        const code_layout l = layout(n);
-        return message_header::size + 4 * q_.scale_count(l.m) + e_.max_bytes(l);
+        return message_header::size + max_payload_size(n);
     }
 
     /// Compresses x into out (out.size() >= max_message_size(n)) and returns the bytes written.
     /// Allocates nothing once the workspace has grown to n. Advances the step counter.
     template <class T>
     std::size_t compress(std::span<const T> x, std::span<std::byte> out) {
-        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
-                      "pipeline::compress: the elements must be float or double");
         check_size(x.size(), "compress");
         const std::size_t cap = max_message_size(x.size());
         if (out.size() < cap)
             detail::fail_parameter("compress: the output buffer holds " +
                                    std::to_string(out.size()) + " bytes, max_message_size(" +
                                    std::to_string(x.size()) + ") is " + std::to_string(cap));
-        const draw_context ctx{seed_, stream_.tensor, stream_.worker, step_};
-        const selection<T> sel = s_.select(x, ctx, sws_);
-        const code_layout l = layout(x.size());
-        scales_.resize(q_.scale_count(l.m));
-        codes_.resize(l.m);
-        q_.quantize(sel.values, ctx, std::span<float>(scales_), std::span<std::uint32_t>(codes_));
-
         const auto payload_out = out.subspan(message_header::size);
-        bit_writer w(payload_out);
-        for (float s : scales_)
-            w.put(std::bit_cast<std::uint32_t>(s), 32);
-        e_.encode(l, sel.indices, codes_, w);
-        const std::size_t payload = w.finish();
-
+        const std::size_t payload = write_payload(x, payload_out, context(stream_.worker, step_));
         message_header h;
         h.type = element_type_of<T>;
         h.flags = opts_.payload_checksum ? message_header::flag_payload_checksum : 0;
@@ -154,6 +139,85 @@ class pipeline {
         apply<true>(msg, acc, weight);
     }
 
+    /// Payload-level API, for messages that carry several payloads under one header (composite
+    /// compressors, bucketed tensors): no header, no step counter. write_payload needs
+    /// out.size() >= max_payload_size(n); read_payload needs a payload check_payload accepted.
+    std::size_t max_payload_size(std::size_t n) const noexcept {
+        const code_layout l = layout(n);
+        return 4 * q_.scale_count(l.m) + e_.max_bytes(l);
+    }
+
+    /// The draw context of (worker, step) under this pipeline's seed and tensor id.
+    draw_context context(std::uint32_t worker, std::uint32_t step) const noexcept {
+        return {seed_, stream_.tensor, worker, step};
+    }
+
+    template <class T>
+    std::size_t write_payload(std::span<const T> x, std::span<std::byte> out,
+                              const draw_context& ctx) {
+        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                      "pipeline::compress: the elements must be float or double");
+        const selection<T> sel = s_.select(x, ctx, sws_);
+        const code_layout l = layout(x.size());
+        scales_.resize(q_.scale_count(l.m));
+        codes_.resize(l.m);
+        q_.quantize(sel.values, ctx, std::span<float>(scales_), std::span<std::uint32_t>(codes_));
+        bit_writer w(out);
+        for (float s : scales_)
+            w.put(std::bit_cast<std::uint32_t>(s), 32);
+        e_.encode(l, sel.indices, codes_, w);
+        return w.finish();
+    }
+
+    /// Parses a whole payload for n elements without writing anything: every scale, index and
+    /// code, and the exact end. Throws decode_error naming what is wrong.
+    void check_payload(std::span<const std::byte> payload, std::size_t n) {
+        const code_layout l = layout(n);
+        bit_reader r(payload, "payload");
+        read_scales(r, l.m);
+        e_.decode(l, r, [&](std::size_t slot, std::uint32_t, std::uint32_t code) {
+            if (!q_.valid_code(code))
+                detail::fail_decode("payload.code[" + std::to_string(slot) +
+                                    "]: " + std::to_string(code) + " is not a valid " +
+                                    std::string(Q::name) + " code");
+        });
+        r.expect_end();
+    }
+
+    /// out = C(x) (Add = false) or out += weight * C(x) (Add = true) from a checked payload.
+    template <bool Add, class T>
+    void read_payload(std::span<const std::byte> payload, std::span<T> out, T weight,
+                      const draw_context& ctx) {
+        const std::size_t n = out.size();
+        const code_layout l = layout(n);
+        bit_reader r(payload, "payload");
+        read_scales(r, l.m);
+        std::span<const std::uint32_t> implicit;
+        if constexpr (S::indices == index_mode::implicit)
+            implicit = s_.implicit_indices(n, ctx, sws_);
+        const auto dq = [&] {
+            if constexpr (requires { q_.dequantizer(std::span<const float>(scales_), l.m); })
+                return q_.dequantizer(std::span<const float>(scales_), l.m);
+            else
+                return q_.dequantizer(std::span<const float>(scales_));
+        }();
+        const T scale = static_cast<T>(s_.decode_scale(n));
+        if constexpr (!Add)
+            std::fill(out.begin(), out.end(), T{0});
+        e_.decode(l, r, [&](std::size_t slot, std::uint32_t index, std::uint32_t code) {
+            std::size_t at = slot;
+            if constexpr (S::indices == index_mode::sent)
+                at = index;
+            else if constexpr (S::indices == index_mode::implicit)
+                at = implicit[slot];
+            const T v = scale * static_cast<T>(dq(slot, code));
+            if constexpr (Add)
+                out[at] += weight * v;
+            else
+                out[at] = v;
+        });
+    }
+
     std::string describe() const {
         return s_.describe() + " | " + q_.describe() + " | " + e_.describe();
     }
@@ -179,16 +243,8 @@ class pipeline {
                                    " elements; the message format indexes at most 2^32 - 1");
     }
 
-    template <bool Add, class T>
-    void apply(std::span<const std::byte> msg, std::span<T> out, T weight) {
-        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
-                      "pipeline::decompress: the elements must be float or double");
-        check_size(out.size(), "decompress");
-        const message_header h = read_header(msg, fingerprint_, out.size(), opts_.payload_checksum);
-        const std::size_t n = out.size();
-        const code_layout l = layout(n);
-        bit_reader r(msg.subspan(message_header::size), "payload");
-        scales_.resize(q_.scale_count(l.m));
+    void read_scales(bit_reader& r, std::size_t m) {
+        scales_.resize(q_.scale_count(m));
         for (std::size_t k = 0; k < scales_.size(); ++k) {
             scales_[k] = std::bit_cast<float>(r.get(32));
             if (!q_.valid_scale(scales_[k]))
@@ -196,41 +252,17 @@ class pipeline {
                                     "]: " + std::to_string(scales_[k]) + " is not a valid " +
                                     std::string(Q::name) + " scale");
         }
-        // Pass 1 checks the whole stream, so a bad message leaves `out` untouched.
-        bit_reader check = r;
-        e_.decode(l, check, [&](std::size_t slot, std::uint32_t, std::uint32_t code) {
-            if (!q_.valid_code(code))
-                detail::fail_decode("payload.code[" + std::to_string(slot) +
-                                    "]: " + std::to_string(code) + " is not a valid " +
-                                    std::string(Q::name) + " code");
-        });
-        check.expect_end();
+    }
 
-        const draw_context ctx{seed_, stream_.tensor, h.worker, h.step};
-        std::span<const std::uint32_t> implicit;
-        if constexpr (S::indices == index_mode::implicit)
-            implicit = s_.implicit_indices(n, ctx, sws_);
-        const auto dq = [&] {
-            if constexpr (requires { q_.dequantizer(std::span<const float>(scales_), l.m); })
-                return q_.dequantizer(std::span<const float>(scales_), l.m);
-            else
-                return q_.dequantizer(std::span<const float>(scales_));
-        }();
-        const T scale = static_cast<T>(s_.decode_scale(n));
-        if constexpr (!Add)
-            std::fill(out.begin(), out.end(), T{0});
-        e_.decode(l, r, [&](std::size_t slot, std::uint32_t index, std::uint32_t code) {
-            std::size_t at = slot;
-            if constexpr (S::indices == index_mode::sent)
-                at = index;
-            else if constexpr (S::indices == index_mode::implicit)
-                at = implicit[slot];
-            const T v = scale * static_cast<T>(dq(slot, code));
-            if constexpr (Add)
-                out[at] += weight * v;
-            else
-                out[at] = v;
-        });
+    template <bool Add, class T>
+    void apply(std::span<const std::byte> msg, std::span<T> out, T weight) {
+        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                      "pipeline::decompress: the elements must be float or double");
+        check_size(out.size(), "decompress");
+        const message_header h = read_header(msg, fingerprint_, out.size(), opts_.payload_checksum);
+        const auto payload = msg.subspan(message_header::size);
+        check_payload(payload, out.size()); // a bad message leaves `out` untouched
+        read_payload<Add>(payload, out, weight, context(h.worker, h.step));
     }
 
     [[no_unique_address]] S s_;
