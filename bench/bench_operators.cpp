@@ -170,6 +170,11 @@ void register_recipe(const std::string& name) {
     register_recipe<recipes::qsgd_packed>("qsgd_packed");
     register_recipe<recipes::scaled_sign>("scaled_sign");
     register_recipe<recipes::topk_qsgd>("topk_qsgd");
+    register_recipe<recipes::natural>("natural");
+    register_recipe<recipes::natural_dithering>("natural_dithering");
+    register_recipe<recipes::terngrad>("terngrad");
+    register_recipe<recipes::uniform8>("uniform8");
+    register_recipe<recipes::uniform8_sr>("uniform8_sr");
     return true;
 }();
 

@@ -6,10 +6,14 @@
 #include <commpress/encode/elias_gamma.hpp>
 #include <commpress/encode/raw.hpp>
 #include <commpress/pipeline.hpp>
+#include <commpress/quantize/dithering.hpp>
 #include <commpress/quantize/half.hpp>
 #include <commpress/quantize/identity.hpp>
+#include <commpress/quantize/natural.hpp>
 #include <commpress/quantize/qsgd.hpp>
 #include <commpress/quantize/scaled_sign.hpp>
+#include <commpress/quantize/terngrad.hpp>
+#include <commpress/quantize/uniform.hpp>
 #include <commpress/sparsify/identity.hpp>
 #include <commpress/sparsify/rand_k.hpp>
 #include <commpress/sparsify/top_k.hpp>
@@ -32,6 +36,16 @@ using qsgd = pipeline<sparsify::identity, quantize::qsgd, encode::elias_gamma>;
 using qsgd_packed = pipeline<sparsify::identity, quantize::qsgd, encode::bitpack>;
 /// Scaled sign, n + 32 bits. Contractive, alpha = 1/n in the worst case.
 using scaled_sign = pipeline<sparsify::identity, quantize::scaled_sign, encode::bitpack>;
+/// Natural compression C_nat: sign and exponent, exactly 9 bits per value. Unbiased, omega = 1/8.
+using natural = pipeline<sparsify::identity, quantize::natural, encode::bitpack>;
+/// Natural dithering (levels 2^-k of the norm) with Elias-coded levels. Unbiased.
+using natural_dithering =
+    pipeline<sparsify::identity, quantize::natural_dithering, encode::elias_gamma>;
+/// TernGrad: ternary codes in 2 bits and one scale, 2n + 32 bits. Unbiased.
+using terngrad = pipeline<sparsify::identity, quantize::terngrad, encode::bitpack>;
+/// Min-max 8-bit per tensor (set .bucket for buckets): nearest (contractive) or stochastic.
+using uniform8 = pipeline<sparsify::identity, quantize::uniform, encode::bitpack>;
+using uniform8_sr = pipeline<sparsify::identity, quantize::uniform_sr, encode::bitpack>;
 /// Top-k values quantized by QSGD, gaps and levels Elias coded.
 using topk_qsgd = pipeline<sparsify::top_k, quantize::qsgd, encode::elias_gamma>;
 

@@ -22,7 +22,13 @@ using compositions = std::tuple<
     pipeline<s::top_k, q::identity, e::elias_gamma>,
     pipeline<s::identity, q::scaled_sign, e::elias_gamma>, pipeline<s::identity, q::qsgd, e::raw>,
     pipeline<s::rand_k, q::fp16_sr, e::bitpack>,
-    pipeline<s::top_k, q::scaled<q::qsgd>, e::elias_gamma>>;
+    pipeline<s::top_k, q::scaled<q::qsgd>, e::elias_gamma>, recipes::terngrad, recipes::uniform8,
+    recipes::uniform8_sr, pipeline<s::top_k, q::terngrad_clipped, e::raw>,
+    pipeline<s::rand_k, q::uniform_sr, e::elias_delta>, pipeline<s::top_k, q::qsgd, e::elias_delta>,
+    pipeline<s::identity, q::terngrad, e::elias_delta>, recipes::natural,
+    recipes::natural_dithering, pipeline<s::identity, q::random_dithering, e::bitpack>,
+    pipeline<s::rand_k, q::natural, e::raw>, pipeline<s::top_k, q::natural, e::bitpack>,
+    pipeline<s::identity, q::natural_dithering, e::elias_delta>>;
 
 /// A pipeline with parameters that keep a tenth of the coordinates (so sparse compositions carry
 /// a useful number of entries at the test sizes) and bucketed QSGD.

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,7 +14,7 @@
 #include <commpress/core/error.hpp>
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
-#include <commpress/kernels/reduce.hpp>
+#include <commpress/quantize/detail/dither.hpp>
 
 namespace commpress::quantize {
 
@@ -63,44 +62,8 @@ struct qsgd {
     template <class T>
     void quantize(std::span<const T> v, const draw_context& c, std::span<float> scales,
                   std::span<std::uint32_t> codes) const noexcept {
-        const std::size_t m = v.size(), b = bucket ? bucket : std::max<std::size_t>(m, 1);
-        slot_stream rng(c, purpose::quantize);
-        for (std::size_t start = 0, k = 0; start < m; start += b, ++k) {
-            const std::size_t len = std::min(b, m - start);
-            const double norm = std::sqrt(kernels::sum_squares(v.subspan(start, len)));
-            // The sent scale must be >= every |x_i| for E[level] s / scale = |x_i| (unbiased):
-            // round the norm up, and cap it at FLT_MAX, which still bounds every float |x_i|,
-            // when the norm of finite floats overflows binary32 (a smaller scale only lowers the
-            // variance). Doubles beyond FLT_MAX saturate: binary32 cannot carry them.
-            constexpr double float_max = std::numeric_limits<float>::max();
-            float nf = norm > float_max && std::isfinite(norm) ? std::numeric_limits<float>::max()
-                                                               : static_cast<float>(norm);
-            if (static_cast<double>(nf) < norm && nf < std::numeric_limits<float>::max())
-                nf = std::nextafter(nf, std::numeric_limits<float>::infinity());
-            scales[k] = nf;
-            if (!(nf > 0.0f)) { // all zero (or NaN norm, handled below)
-                if (!std::isnan(nf)) {
-                    std::fill_n(codes.begin() + static_cast<std::ptrdiff_t>(start), len, 0u);
-                    continue;
-                }
-            }
-            if (!std::isfinite(nf)) { // poisoned bucket: level 1 decodes to +-inf or NaN
-                for (std::size_t j = start; j < start + len; ++j)
-                    codes[j] = 2u | (std::signbit(v[j]) ? 1u : 0u);
-                continue;
-            }
-            const double ratio = static_cast<double>(levels) / static_cast<double>(nf);
-            for (std::size_t j = start; j < start + len; ++j) {
-                const double y = std::abs(static_cast<double>(v[j])) * ratio; // in [0, s]
-                const double fl = std::floor(y);
-                auto level = static_cast<std::uint32_t>(fl);
-                if (level >= levels)
-                    level = levels;
-                else if (static_cast<double>(rng(j)) * 0x1p-32 < y - fl) // up w.p. y - floor(y)
-                    ++level;
-                codes[j] = (level << 1) | (level != 0 && std::signbit(v[j]) ? 1u : 0u);
-            }
-        }
+        commpress::detail::dither(v, c, scales, codes, bucket, norm_kind::l2,
+                                  commpress::detail::uniform_level{levels});
     }
 
     struct decoder {

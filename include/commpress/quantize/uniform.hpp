@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+// quantize::uniform, quantize::uniform_sr — min-max b-bit uniform quantization per bucket.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <commpress/core/error.hpp>
+#include <commpress/core/message.hpp>
+#include <commpress/core/seed.hpp>
+
+namespace commpress::detail {
+
+/// What both uniform variants share. Per bucket of d entries: mn = min x_i, mx = max x_i (exact
+/// for float inputs; doubles round outward to binary32, finite values saturating at +-FLT_MAX),
+/// L = 2^b - 1 levels above mn, Delta = (mx - mn) / L; entry i gets code k_i in [0, L] and decodes
+/// to mn (k = 0), mx (k = L) or mn + k Delta (computed in double, rounded to binary32).
+/// The entries equal to mn and mx get codes 0 and L exactly, so they decode without error.
+///
+/// Theory [D] (exact arithmetic). Let d >= 2, mx > mn. At least two entries (one at mn, one at
+/// mx) are exact; every other one is off by at most Delta / 2 (round to nearest), or has variance
+/// Delta^2 p (1 - p) <= Delta^2 / 4 (stochastic rounding). So the bucket error is at most
+/// (d - 2) Delta^2 / 4 = (d - 2) (mx - mn)^2 / (4 L^2). And (mx - mn)^2 <= 2 ||x_b||^2: if mn and
+/// mx have opposite signs, (mx - mn)^2 <= 2 (mx^2 + mn^2) (parallelogram); otherwise (mx - mn)^2 <=
+/// max(mx^2, mn^2). Hence error_b <= (d - 2) / (2 L^2) ||x_b||^2, summed over buckets with d the
+/// largest bucket length. Tight: x = (a, -a, 0, ..., 0), L odd puts 0 exactly halfway between two
+/// levels. Non-finite buckets: one holding NaN sends (NaN, NaN) and codes 0: it decodes to NaN; one
+/// holding +-inf (no NaN) sends (-inf, +inf) and codes 0 (sign bit set) or L: every entry decodes
+/// to +-inf by its sign. No NaN is ever converted to an integer.
+struct uniform_common {
+    static std::uint32_t top(unsigned bits) noexcept { return (1u << bits) - 1u; }
+
+    static float down(double v) noexcept { // largest binary32 <= v, saturating at -FLT_MAX
+        constexpr double fmax = std::numeric_limits<float>::max();
+        if (v <= -fmax)
+            return -std::numeric_limits<float>::max();
+        if (v >= fmax)
+            return std::numeric_limits<float>::max();
+        float f = static_cast<float>(v);
+        if (static_cast<double>(f) > v)
+            f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+        return f;
+    }
+    static float up(double v) noexcept { return -down(-v); }
+
+    static void validate(std::string_view who, unsigned bits) {
+        if (bits == 0 || bits > 8)
+            fail_parameter(std::string(who) + ": bits must be in [1, 8], got " +
+                           std::to_string(bits));
+    }
+
+    /// Rounds bucket by bucket; Stochastic picks floor(t) + Bernoulli(t - floor t), else nearest.
+    template <bool Stochastic, class T>
+    static void run(std::span<const T> v, const draw_context& c, unsigned bits, std::size_t bucket,
+                    std::span<float> scales, std::span<std::uint32_t> codes) noexcept {
+        const std::size_t m = v.size(), b = bucket ? bucket : std::max<std::size_t>(m, 1);
+        const std::uint32_t L = top(bits);
+        const double Ld = L;
+        slot_stream rng(c, purpose::quantize);
+        for (std::size_t start = 0, k = 0; start < m; start += b, ++k) {
+            const std::size_t len = std::min(b, m - start);
+            bool nan = false, inf = false;
+            double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+            for (std::size_t j = start; j < start + len; ++j) {
+                const double x = static_cast<double>(v[j]);
+                nan |= std::isnan(x);
+                inf |= std::isinf(x);
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+            if (nan || inf) {
+                const float q = std::numeric_limits<float>::quiet_NaN();
+                const float i = std::numeric_limits<float>::infinity();
+                scales[2 * k] = nan ? q : -i;
+                scales[2 * k + 1] = nan ? q : i;
+                for (std::size_t j = start; j < start + len; ++j)
+                    codes[j] = !nan && !std::signbit(v[j]) ? L : 0u;
+                continue;
+            }
+            const float mn = down(lo), mx = up(hi);
+            scales[2 * k] = mn;
+            scales[2 * k + 1] = mx;
+            const double dmn = mn, range = static_cast<double>(mx) - dmn; // finite, >= 0
+            for (std::size_t j = start; j < start + len; ++j) {
+                const double x = static_cast<double>(v[j]);
+                std::uint32_t code;
+                if (!(x > dmn) || range == 0) // at (or saturated below) the minimum
+                    code = 0;
+                else if (x >= static_cast<double>(mx))
+                    code = L;
+                else {
+                    const double t = std::min((x - dmn) / range * Ld, Ld); // in [0, L]
+                    const double fl = std::floor(t);
+                    code = static_cast<std::uint32_t>(fl);
+                    if constexpr (Stochastic) {
+                        if (code < L && static_cast<double>(rng(j)) * 0x1p-32 < t - fl)
+                            ++code;
+                    } else if (t - fl >= 0.5 && code < L) {
+                        ++code; // ties away from mn
+                    }
+                }
+                codes[j] = code;
+            }
+        }
+    }
+
+    struct decoder {
+        std::span<const float> scales;
+        std::size_t bucket;
+        std::uint32_t top;
+        float operator()(std::size_t slot, std::uint32_t code) const noexcept {
+            const std::size_t k = bucket ? slot / bucket : 0;
+            const float mn = scales[2 * k], mx = scales[2 * k + 1];
+            if (code == 0)
+                return mn;
+            if (code >= top)
+                return mx;
+            const double lo = mn, hi = mx;
+            return static_cast<float>(lo + static_cast<double>(code) * ((hi - lo) / top));
+        }
+    };
+};
+
+} // namespace commpress::detail
+
+namespace commpress::quantize {
+
+/// Min-max uniform quantization (deterministic, round to nearest): per bucket (0 = the whole
+/// tensor) two binary32 scales (min, max) and b-bit codes, b in 1..8. Biased. Contractive in
+/// exact arithmetic (see detail::uniform_common): ||C(x) - x||^2 <= (d - 2) / (2 L^2) ||x||^2,
+/// L = 2^b - 1, d the bucket length, so alpha = 1 - (d - 2) / (2 L^2) when positive, else 0
+/// (no guarantee; e.g. b = 1 and d >= 4). Binary32 rounding of the decoded values adds up to
+/// 2^-24 max(|min|, |max|) per entry on top of the Delta / 2.
+/// Code 0 means "min", not the value 0: zero_code_is_zero = false.
+struct uniform {
+    unsigned bits = 8;
+    std::size_t bucket = 0; ///< entries per (min, max) pair; 0 = one pair for the whole tensor
+
+    static constexpr std::string_view name = "uniform";
+    static constexpr bool unbiased = false;
+    static constexpr bool zero_code_is_zero = false;
+
+    void validate() const { detail::uniform_common::validate(name, bits); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name)(bits)(bucket); }
+    std::string describe() const {
+        return "uniform(bits=" + std::to_string(bits) +
+               (bucket ? ", bucket=" + std::to_string(bucket) : std::string()) + ")";
+    }
+
+    double alpha(std::size_t m) const noexcept {
+        const double d = static_cast<double>(bucket ? std::min(bucket, m) : m);
+        const double L = detail::uniform_common::top(bits);
+        return d <= 2 ? 1.0 : std::max(0.0, 1.0 - (d - 2) / (2 * L * L));
+    }
+    unsigned code_bits() const noexcept { return bits; }
+    std::size_t scale_count(std::size_t m) const noexcept {
+        return m == 0 ? 0 : 2 * (bucket ? (m + bucket - 1) / bucket : 1);
+    }
+    bool valid_code(std::uint32_t c) const noexcept {
+        return c <= detail::uniform_common::top(bits);
+    }
+    bool valid_scale(float) const noexcept { return true; } // any pair decodes without UB
+
+    template <class T>
+    void quantize(std::span<const T> v, const draw_context& c, std::span<float> scales,
+                  std::span<std::uint32_t> codes) const noexcept {
+        detail::uniform_common::run<false>(v, c, bits, bucket, scales, codes);
+    }
+    detail::uniform_common::decoder dequantizer(std::span<const float> scales) const noexcept {
+        return {scales, bucket, detail::uniform_common::top(bits)};
+    }
+};
+
+/// Min-max uniform quantization with stochastic rounding: as uniform, but entry i rounds up from
+/// floor(t_i) with probability t_i - floor(t_i) (slot i's random word), so E C(x) = x. Per entry
+/// Var = Delta^2 p (1 - p) <= Delta^2 / 4, Delta = (max - min) / (2^b - 1): a data-dependent
+/// bound E||C(x) - x||^2 <= sum_buckets (d_b - 2) Delta_b^2 / 4, and the worst case over all x
+/// (detail::uniform_common) omega = (d - 2) / (2 L^2), d the bucket length (0 for d <= 2).
+struct uniform_sr {
+    unsigned bits = 8;
+    std::size_t bucket = 0;
+
+    static constexpr std::string_view name = "uniform_sr";
+    static constexpr bool unbiased = true;
+    static constexpr bool zero_code_is_zero = false;
+
+    void validate() const { detail::uniform_common::validate(name, bits); }
+    void fingerprint(fingerprint_builder& f) const noexcept { f(name)(bits)(bucket); }
+    std::string describe() const {
+        return "uniform_sr(bits=" + std::to_string(bits) +
+               (bucket ? ", bucket=" + std::to_string(bucket) : std::string()) + ")";
+    }
+
+    double omega(std::size_t m) const noexcept {
+        const double d = static_cast<double>(bucket ? std::min(bucket, m) : m);
+        const double L = detail::uniform_common::top(bits);
+        return d <= 2 ? 0.0 : (d - 2) / (2 * L * L);
+    }
+    unsigned code_bits() const noexcept { return bits; }
+    std::size_t scale_count(std::size_t m) const noexcept {
+        return m == 0 ? 0 : 2 * (bucket ? (m + bucket - 1) / bucket : 1);
+    }
+    bool valid_code(std::uint32_t c) const noexcept {
+        return c <= detail::uniform_common::top(bits);
+    }
+    bool valid_scale(float) const noexcept { return true; }
+
+    template <class T>
+    void quantize(std::span<const T> v, const draw_context& c, std::span<float> scales,
+                  std::span<std::uint32_t> codes) const noexcept {
+        detail::uniform_common::run<true>(v, c, bits, bucket, scales, codes);
+    }
+    detail::uniform_common::decoder dequantizer(std::span<const float> scales) const noexcept {
+        return {scales, bucket, detail::uniform_common::top(bits)};
+    }
+};
+
+} // namespace commpress::quantize
