@@ -173,12 +173,18 @@ void raw_message_all(const std::uint8_t* data, std::size_t size) {
     raw_message<recipes::qsgd_packed>("qsgd_packed", msg, n_field, pick);
     raw_message<recipes::scaled_sign>("scaled_sign", msg, n_field, pick);
     raw_message<recipes::topk_qsgd>("topk_qsgd", msg, n_field, pick);
+    raw_message<recipes::natural>("natural", msg, n_field, pick);
+    raw_message<recipes::natural_dithering>("natural_dithering", msg, n_field, pick);
+    raw_message<recipes::terngrad>("terngrad", msg, n_field, pick);
+    raw_message<recipes::uniform8>("uniform8", msg, n_field, pick);
+    raw_message<recipes::uniform8_sr>("uniform8_sr", msg, n_field, pick);
 }
 
 // ---- part 2: valid messages, then corrupted ones ------------------------------------------
 
-/// The recipe with parameters chosen by `v`: k ratio, rand_k independence, QSGD levels and
-/// bucket. v = 0 gives the parameters of docs/benchmarks.md (k = 1%, 16 levels, one norm).
+/// The recipe with parameters chosen by `v`: k ratio, rand_k independence, levels (up to the
+/// quantizer's maximum) and bucket. v = 0 gives the parameters of docs/benchmarks.md (k = 1%, 16
+/// levels, one norm).
 template <class P>
 P variant(std::uint8_t v, message_options opts, std::uint32_t worker) {
     typename P::sparsifier_type sp{};
@@ -192,7 +198,8 @@ P variant(std::uint8_t v, message_options opts, std::uint32_t worker) {
         sp.independent = (v & 8) != 0;
     typename P::quantizer_type qu{};
     if constexpr (requires { qu.levels; }) {
-        constexpr std::uint32_t levels[] = {16, 4, 1, quantize::qsgd::max_levels};
+        using Q = typename P::quantizer_type;
+        constexpr std::uint32_t levels[] = {16, 4, 1, Q::max_levels};
         constexpr std::size_t buckets[] = {0, 0, 7, 64};
         qu.levels = levels[(v >> 4) & 3];
         qu.bucket = buckets[(v >> 6) & 3];
@@ -357,7 +364,7 @@ void corrupted_message(const char* recipe, input& in) {
 }
 
 void corrupted_message_any(input& in) {
-    switch (in.u8() % 11) {
+    switch (in.u8() % 16) {
     case 0:
         return corrupted_message<recipes::fp32>("fp32", in);
     case 1:
@@ -378,8 +385,18 @@ void corrupted_message_any(input& in) {
         return corrupted_message<recipes::qsgd_packed>("qsgd_packed", in);
     case 9:
         return corrupted_message<recipes::scaled_sign>("scaled_sign", in);
-    default:
+    case 10:
         return corrupted_message<recipes::topk_qsgd>("topk_qsgd", in);
+    case 11:
+        return corrupted_message<recipes::natural>("natural", in);
+    case 12:
+        return corrupted_message<recipes::natural_dithering>("natural_dithering", in);
+    case 13:
+        return corrupted_message<recipes::terngrad>("terngrad", in);
+    case 14:
+        return corrupted_message<recipes::uniform8>("uniform8", in);
+    default:
+        return corrupted_message<recipes::uniform8_sr>("uniform8_sr", in);
     }
 }
 
