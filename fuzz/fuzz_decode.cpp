@@ -128,6 +128,11 @@ bool decode_both(const char* recipe, P& p, std::span<const std::byte> msg, std::
     return ok;
 }
 
+// The EF-BV sparsifiers, which have no recipe of their own.
+using comp_k_fp32 = pipeline<sparsify::comp_k, quantize::identity, encode::bitpack>;
+using mix_k_fp16 = pipeline<sparsify::mix_k, quantize::fp16, encode::elias_gamma>;
+using perm_k_fp32 = pipeline<sparsify::perm_k, quantize::identity, encode::raw>;
+
 // ---- part 1: the input bytes as a message, for every recipe -------------------------------
 
 /// The recipe with the parameters docs/benchmarks.md uses (k = 1%; 4 levels for qsgd_packed).
@@ -178,6 +183,9 @@ void raw_message_all(const std::uint8_t* data, std::size_t size) {
     raw_message<recipes::terngrad>("terngrad", msg, n_field, pick);
     raw_message<recipes::uniform8>("uniform8", msg, n_field, pick);
     raw_message<recipes::uniform8_sr>("uniform8_sr", msg, n_field, pick);
+    raw_message<comp_k_fp32>("comp_k", msg, n_field, pick);
+    raw_message<mix_k_fp16>("mix_k", msg, n_field, pick);
+    raw_message<perm_k_fp32>("perm_k", msg, n_field, pick);
 }
 
 // ---- part 2: valid messages, then corrupted ones ------------------------------------------
@@ -196,6 +204,12 @@ P variant(std::uint8_t v, message_options opts, std::uint32_t worker) {
     }
     if constexpr (requires { sp.independent; })
         sp.independent = (v & 8) != 0;
+    if constexpr (requires { sp.ratio_prime; })
+        sp.ratio_prime = 1.0;                 // comp_k: k <= k' for every ratio above
+    if constexpr (requires { sp.workers; }) { // perm_k: the worker id must own a block
+        sp.workers = 8;
+        worker %= 8;
+    }
     typename P::quantizer_type qu{};
     if constexpr (requires { qu.levels; }) {
         using Q = typename P::quantizer_type;
@@ -364,7 +378,7 @@ void corrupted_message(const char* recipe, input& in) {
 }
 
 void corrupted_message_any(input& in) {
-    switch (in.u8() % 16) {
+    switch (in.u8() % 19) {
     case 0:
         return corrupted_message<recipes::fp32>("fp32", in);
     case 1:
@@ -395,6 +409,12 @@ void corrupted_message_any(input& in) {
         return corrupted_message<recipes::terngrad>("terngrad", in);
     case 14:
         return corrupted_message<recipes::uniform8>("uniform8", in);
+    case 15:
+        return corrupted_message<comp_k_fp32>("comp_k", in);
+    case 16:
+        return corrupted_message<mix_k_fp16>("mix_k", in);
+    case 17:
+        return corrupted_message<perm_k_fp32>("perm_k", in);
     default:
         return corrupted_message<recipes::uniform8_sr>("uniform8_sr", in);
     }

@@ -26,6 +26,9 @@
 #include <commpress/quantize/terngrad.hpp>
 #include <commpress/quantize/uniform.hpp>
 #include <commpress/recipes.hpp>
+#include <commpress/sparsify/comp_k.hpp>
 #include <commpress/sparsify/identity.hpp>
+#include <commpress/sparsify/mix_k.hpp>
+#include <commpress/sparsify/perm_k.hpp>
 #include <commpress/sparsify/rand_k.hpp>
 #include <commpress/sparsify/top_k.hpp>

@@ -58,6 +58,8 @@ class pipeline {
                       message_options opts = {})
         : s_(s), q_(q), e_(e), seed_(sd), stream_(st), opts_(opts) {
         s_.validate();
+        if constexpr (requires { s_.validate_worker(stream_.worker); })
+            s_.validate_worker(stream_.worker); // perm_k: each worker owns one block
         q_.validate();
         e_.validate();
         fingerprint_builder f;
@@ -260,6 +262,10 @@ class pipeline {
                       "pipeline::decompress: the elements must be float or double");
         check_size(out.size(), "decompress");
         const message_header h = read_header(msg, fingerprint_, out.size(), opts_.payload_checksum);
+        if constexpr (requires { s_.valid_worker(h.worker); })
+            if (!s_.valid_worker(h.worker))
+                detail::fail_decode("header.worker: worker id " + std::to_string(h.worker) +
+                                    " is not valid for " + s_.describe());
         const auto payload = msg.subspan(message_header::size);
         check_payload(payload, out.size()); // a bad message leaves `out` untouched
         read_payload<Add>(payload, out, weight, context(h.worker, h.step));

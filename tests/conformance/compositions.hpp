@@ -28,7 +28,10 @@ using compositions = std::tuple<
     pipeline<s::identity, q::terngrad, e::elias_delta>, recipes::natural,
     recipes::natural_dithering, pipeline<s::identity, q::random_dithering, e::bitpack>,
     pipeline<s::rand_k, q::natural, e::raw>, pipeline<s::top_k, q::natural, e::bitpack>,
-    pipeline<s::identity, q::natural_dithering, e::elias_delta>>;
+    pipeline<s::identity, q::natural_dithering, e::elias_delta>,
+    pipeline<s::comp_k, q::identity, e::bitpack>, pipeline<s::comp_k_unscaled, q::identity, e::raw>,
+    pipeline<s::mix_k, q::fp16, e::elias_gamma>, pipeline<s::perm_k, q::identity, e::raw>,
+    pipeline<s::perm_k, q::natural, e::bitpack>>;
 
 /// A pipeline with parameters that keep a tenth of the coordinates (so sparse compositions carry
 /// a useful number of entries at the test sizes) and bucketed QSGD.
@@ -37,6 +40,10 @@ P make(std::uint64_t sd = 42, std::uint32_t worker = 0, message_options opts = {
     typename P::sparsifier_type sp{};
     if constexpr (requires { sp.ratio; })
         sp.ratio = 0.1;
+    if constexpr (requires { sp.ratio_prime; })
+        sp.ratio_prime = 0.3; // comp_k: k of the top 3k
+    if constexpr (requires { sp.workers; })
+        sp.workers = 8; // perm_k: the suite uses worker ids up to 5
     typename P::quantizer_type qu{};
     if constexpr (requires { qu.bucket; })
         qu.bucket = 128;
