@@ -85,16 +85,7 @@ struct random_dithering {
                                   commpress::detail::uniform_level{levels});
     }
 
-    struct decoder {
-        std::span<const float> norms;
-        std::size_t bucket;
-        double levels;
-        float operator()(std::size_t slot, std::uint32_t code) const noexcept {
-            const double norm = norms[bucket ? slot / bucket : 0];
-            const double v = norm * static_cast<double>(code >> 1) / levels;
-            return static_cast<float>((code & 1u) ? -v : v);
-        }
-    };
+    using decoder = commpress::detail::uniform_level_decoder;
     decoder dequantizer(std::span<const float> scales) const noexcept {
         return {scales, bucket, static_cast<double>(levels)};
     }

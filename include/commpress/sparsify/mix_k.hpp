@@ -16,6 +16,7 @@
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/sparsify/detail/gather.hpp>
 #include <commpress/sparsify/detail/k_param.hpp>
 #include <commpress/sparsify/detail/sample.hpp>
 #include <commpress/sparsify/top_k.hpp>
@@ -113,16 +114,7 @@ struct mix_k {
                 }
             }
         }
-        auto& v = [&]() -> std::vector<T>& {
-            if constexpr (std::is_same_v<T, float>)
-                return w.vf;
-            else
-                return w.vd;
-        }();
-        v.resize(m);
-        for (std::size_t j = 0; j < m; ++j)
-            v[j] = x[w.idx[j]];
-        return {v, w.idx};
+        return {detail::gather(x, std::span<const std::uint32_t>(w.idx), w.vf, w.vd), w.idx};
     }
 
     std::span<const std::uint32_t> implicit_indices(std::size_t, const draw_context&,

@@ -13,6 +13,7 @@
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/sparsify/detail/gather.hpp>
 #include <commpress/sparsify/detail/k_param.hpp>
 #include <commpress/sparsify/detail/sample.hpp>
 
@@ -72,16 +73,7 @@ struct basic_rand_k {
     template <class T>
     selection<T> select(std::span<const T> x, const draw_context& c, workspace& w) const noexcept {
         const auto idx = implicit_indices(x.size(), c, w);
-        auto& v = [&]() -> std::vector<T>& {
-            if constexpr (std::is_same_v<T, float>)
-                return w.vf;
-            else
-                return w.vd;
-        }();
-        v.resize(idx.size());
-        for (std::size_t j = 0; j < idx.size(); ++j)
-            v[j] = x[idx[j]];
-        return {v, idx};
+        return {detail::gather(x, std::span<const std::uint32_t>(idx), w.vf, w.vd), idx};
     }
 };
 

@@ -17,6 +17,7 @@
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/sparsify/detail/gather.hpp>
 #include <commpress/sparsify/detail/k_param.hpp>
 
 namespace commpress::sparsify {
@@ -81,11 +82,7 @@ struct top_k {
             std::copy_n(w.order.begin(), m, w.idx.begin());
             std::sort(w.idx.begin(), w.idx.end());
         }
-        auto& v = values<T>(w);
-        v.resize(m);
-        for (std::size_t j = 0; j < m; ++j)
-            v[j] = x[w.idx[j]];
-        return {v, w.idx};
+        return {detail::gather(x, std::span<const std::uint32_t>(w.idx), w.vf, w.vd), w.idx};
     }
 
     std::span<const std::uint32_t> implicit_indices(std::size_t, const draw_context&,
@@ -100,13 +97,6 @@ struct top_k {
     }
     static std::uint64_t magnitude_bits(double v) noexcept {
         return std::bit_cast<std::uint64_t>(v) & 0x7fff'ffff'ffff'ffffull;
-    }
-    template <class T>
-    static std::vector<T>& values(workspace& w) noexcept {
-        if constexpr (std::is_same_v<T, float>)
-            return w.vf;
-        else
-            return w.vd;
     }
 };
 

@@ -110,4 +110,16 @@ struct uniform_level {
     }
 };
 
+/// Decodes (level << 1) | sign against the bucket's norm: +-norm level / s.
+struct uniform_level_decoder {
+    std::span<const float> norms;
+    std::size_t bucket;
+    double levels;
+    float operator()(std::size_t slot, std::uint32_t code) const noexcept {
+        const double norm = norms[bucket ? slot / bucket : 0];
+        const double v = norm * static_cast<double>(code >> 1) / levels;
+        return static_cast<float>((code & 1u) ? -v : v);
+    }
+};
+
 } // namespace commpress::detail
