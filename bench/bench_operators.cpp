@@ -8,11 +8,15 @@
 #include <random>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include <commpress/commpress.hpp>
+#ifdef COMMPRESS_BENCH_ZSTD
+#include <commpress/encode/zstd.hpp>
+#endif
 
 namespace {
 
@@ -59,27 +63,25 @@ void bm_memcpy(benchmark::State& st) {
     set_bits(st, 4 * n, n);
 }
 
-/// The recipes with the parameters docs/benchmarks.md states: k = 1% for the sparsifiers,
-/// 4 levels for qsgd_packed, defaults otherwise (qsgd: 16 levels, one norm per tensor).
+/// The recipes with the parameters docs/benchmarks.md states: 1% of the coordinates for the
+/// sparsifiers (k = 1%, k' = 2% for comp_k, 100 blocks for perm_k, lambda = 2.5758 for
+/// threshold: P(|N(0,1)| >= 2.5758) = 1%), 4 levels for qsgd_packed, defaults otherwise
+/// (qsgd: 16 levels, one norm per tensor).
 template <class P>
 P make() {
-    return P{};
-}
-template <>
-recipes::top_k make<recipes::top_k>() {
-    return recipes::top_k{sparsify::top_k{.ratio = 0.01}};
-}
-template <>
-recipes::rand_k make<recipes::rand_k>() {
-    return recipes::rand_k{sparsify::rand_k{.ratio = 0.01}};
-}
-template <>
-recipes::qsgd_packed make<recipes::qsgd_packed>() {
-    return recipes::qsgd_packed{{}, quantize::qsgd{.levels = 4}};
-}
-template <>
-recipes::topk_qsgd make<recipes::topk_qsgd>() {
-    return recipes::topk_qsgd{sparsify::top_k{.ratio = 0.01}};
+    typename P::sparsifier_type sp{};
+    if constexpr (requires { sp.ratio; })
+        sp.ratio = 0.01;
+    if constexpr (requires { sp.ratio_prime; })
+        sp.ratio_prime = 0.02;
+    if constexpr (requires { sp.workers; })
+        sp.workers = 100;
+    if constexpr (requires { sp.lambda; })
+        sp.lambda = 2.5758;
+    typename P::quantizer_type qu{};
+    if constexpr (std::is_same_v<P, recipes::qsgd_packed>)
+        qu.levels = 4;
+    return P{sp, qu};
 }
 
 /// One message of x, made outside the timed loops of the decoders.
@@ -175,6 +177,21 @@ void register_recipe(const std::string& name) {
     register_recipe<recipes::terngrad>("terngrad");
     register_recipe<recipes::uniform8>("uniform8");
     register_recipe<recipes::uniform8_sr>("uniform8_sr");
+    register_recipe<pipeline<sparsify::comp_k, quantize::identity, encode::bitpack>>("comp_k");
+    register_recipe<pipeline<sparsify::mix_k, quantize::identity, encode::bitpack>>("mix_k");
+    register_recipe<pipeline<sparsify::perm_k, quantize::identity, encode::raw>>("perm_k");
+    register_recipe<recipes::threshold>("threshold");
+    register_recipe<recipes::dgc_top_k>("dgc_top_k");
+    register_recipe<recipes::adaptive_rand>("adaptive_rand");
+    register_recipe<recipes::sign>("sign");
+    register_recipe<recipes::onebit>("onebit");
+    register_recipe<recipes::qsgd_rans>("qsgd_rans");
+    register_recipe<pipeline<sparsify::top_k, quantize::identity, encode::sorted_index>>(
+        "top_k+sorted_index");
+#ifdef COMMPRESS_BENCH_ZSTD
+    register_recipe<pipeline<sparsify::top_k, quantize::identity, encode::zstd<encode::bitpack>>>(
+        "top_k+zstd");
+#endif
     return true;
 }();
 

@@ -6,6 +6,7 @@ set -euo pipefail
 commpress_packages=(
     build-essential cmake ccache pkg-config
     libxtensor-dev libxsimd-dev xtl-dev librandom123-dev   # the library's own dependencies
+    libzstd-dev                                            # optional: encode::zstd
     catch2 libbenchmark-dev                                # tests and benchmarks
     zlib1g-dev libcli11-dev nlohmann-json3-dev             # examples: gzip IDX, command line, JSON
     gnuplot-nox dataset-fashion-mnist                      # plots and the main job's data

@@ -17,6 +17,13 @@ git ls-files -- '*.hpp' '*.cpp' | xargs clang-format --dry-run -Werror
 echo "== 2/4 Release build, -Werror, all tests"
 cmake -S . -B build/ci-release -DCMAKE_BUILD_TYPE=Release "${launcher[@]}"
 cmake --build build/ci-release -j"$jobs"
+# A test name with an unmatched bracket or a semicolon makes catch_discover_tests merge the
+# following tests into one entry that runs nothing: refuse such a list.
+if (cd build/ci-release && ctest -N) | grep -q ';'; then
+    echo "ctest discovery merged Catch test names (a ';', '[' or ']' in a TEST_CASE name):" >&2
+    (cd build/ci-release && ctest -N) | grep ';' >&2
+    exit 1
+fi
 (cd build/ci-release && ctest -j"$jobs" --output-on-failure --timeout 600)
 
 echo "== 3/4 ASan + UBSan build, all tests"

@@ -48,10 +48,16 @@ class pipeline {
     /// E C(x) = x for the composition: both lossy stages are unbiased (independent randomness).
     static constexpr bool unbiased = S::unbiased && Q::unbiased;
 
+    /// The sparsifier keeps a data-dependent number of coordinates (threshold): kept(n) is then
+    /// the most it keeps, and the payload starts with the actual count as a 32-bit integer.
+    static constexpr bool variable_count = requires { requires S::variable_count; };
+
   private:
     // Which theory constants the composition has (OPERATORS.md A.10).
     static constexpr bool derives_omega = unbiased && has_omega<S> && has_omega<Q>;
     static constexpr bool derives_alpha = has_alpha<S> && (has_alpha<Q> || has_omega<Q>);
+    // S in C(eta, omega) followed by an exact quantizer (fp32 values) keeps S's constants.
+    static constexpr bool derives_eta = has_eta<S> && requires { requires Q::exact; };
 
   public:
     explicit pipeline(S s = {}, Q q = {}, E e = {}, seed sd = {}, stream st = {},
@@ -72,8 +78,22 @@ class pipeline {
     }
 
     /// Unbiased composition: 1 + omega = (1 + omega_S(n)) (1 + omega_Q(m)) (OPERATORS.md A.10a).
-    double omega(std::size_t n) const noexcept requires derives_omega {
-        return (1.0 + s_.omega(n)) * (1.0 + q_.omega(s_.kept(n))) - 1.0;
+    /// With derives_eta: the variance constant of S in C(eta, omega).
+    double omega(std::size_t n) const noexcept requires(derives_omega || derives_eta) {
+        if constexpr (derives_eta)
+            return s_.omega(n);
+        else
+            return (1.0 + s_.omega(n)) * (1.0 + q_.omega(s_.kept(n))) - 1.0;
+    }
+
+    /// Biased composition in EF-BV's class C(eta, omega): S's eta, the quantizer being exact.
+    double eta(std::size_t n) const noexcept requires derives_eta { return s_.eta(n); }
+
+    /// Payload bits (the theory's count, OPERATORS.md A.13): exact, for fixed-width encoders
+    /// and a fixed kept count. The message adds the 48-byte header and pads to a byte.
+    std::size_t bits(std::size_t n) const noexcept requires(has_exact_bits<E> && !variable_count) {
+        const code_layout l = layout(n, s_.kept(n));
+        return 32 * q_.scale_count(l.m) + e_.bits(l);
     }
 
     /// Contractive composition (B(alpha), EF21 notation), S a projection onto kept coordinates:
@@ -87,7 +107,8 @@ class pipeline {
             return s_.alpha(n) * std::max(0.0, 1.0 - q_.omega(m));
     }
 
-    /// Bytes the message of an n-element tensor takes at most; exact for fixed-width encoders.
+    /// Bytes the message of an n-element tensor takes at most; exact for fixed-width encoders
+    /// and a fixed kept count.
     std::size_t max_message_size(std::size_t n) const noexcept {
         return message_header::size + max_payload_size(n);
     }
@@ -145,8 +166,9 @@ class pipeline {
     /// compressors, bucketed tensors): no header, no step counter. write_payload needs
     /// out.size() >= max_payload_size(n); read_payload needs a payload check_payload accepted.
     std::size_t max_payload_size(std::size_t n) const noexcept {
-        const code_layout l = layout(n);
-        return 4 * q_.scale_count(l.m) + e_.max_bytes(l);
+        // Scale counts and encoder bounds grow with m, so the largest m bounds every message.
+        const code_layout l = layout(n, s_.kept(n));
+        return (variable_count ? 4 : 0) + 4 * q_.scale_count(l.m) + e_.max_bytes(l);
     }
 
     /// The draw context of (worker, step) under this pipeline's seed and tensor id.
@@ -160,11 +182,13 @@ class pipeline {
         static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                       "pipeline::compress: the elements must be float or double");
         const selection<T> sel = s_.select(x, ctx, sws_);
-        const code_layout l = layout(x.size());
+        const code_layout l = layout(x.size(), sel.values.size());
         scales_.resize(q_.scale_count(l.m));
         codes_.resize(l.m);
         q_.quantize(sel.values, ctx, std::span<float>(scales_), std::span<std::uint32_t>(codes_));
         bit_writer w(out);
+        if constexpr (variable_count)
+            w.put(static_cast<std::uint32_t>(l.m), 32);
         for (float s : scales_)
             w.put(std::bit_cast<std::uint32_t>(s), 32);
         e_.encode(l, sel.indices, codes_, w);
@@ -174,8 +198,8 @@ class pipeline {
     /// Parses a whole payload for n elements without writing anything: every scale, index and
     /// code, and the exact end. Throws decode_error naming what is wrong.
     void check_payload(std::span<const std::byte> payload, std::size_t n) {
-        const code_layout l = layout(n);
         bit_reader r(payload, "payload");
+        const code_layout l = read_layout(r, n);
         read_scales(r, l.m);
         e_.decode(l, r, [&](std::size_t slot, std::uint32_t, std::uint32_t code) {
             if (!q_.valid_code(code))
@@ -191,8 +215,8 @@ class pipeline {
     void read_payload(std::span<const std::byte> payload, std::span<T> out, T weight,
                       const draw_context& ctx) {
         const std::size_t n = out.size();
-        const code_layout l = layout(n);
         bit_reader r(payload, "payload");
+        const code_layout l = read_layout(r, n);
         read_scales(r, l.m);
         std::span<const std::uint32_t> implicit;
         if constexpr (S::indices == index_mode::implicit)
@@ -220,6 +244,20 @@ class pipeline {
         });
     }
 
+    /// Checks that msg is a valid message of this configuration for n elements, as decompress
+    /// does before writing anything, and returns its header. Throws decode_error naming what is
+    /// wrong. Lets an aggregator reject a bad message before it touches any output.
+    message_header check_message(std::span<const std::byte> msg, std::size_t n) {
+        check_size(n, "decompress");
+        const message_header h = read_header(msg, fingerprint_, n, opts_.payload_checksum);
+        if constexpr (requires { s_.valid_worker(h.worker); })
+            if (!s_.valid_worker(h.worker))
+                detail::fail_decode("header.worker: worker id " + std::to_string(h.worker) +
+                                    " is not valid for " + s_.describe());
+        check_payload(msg.subspan(message_header::size), n);
+        return h;
+    }
+
     std::string describe() const {
         return s_.describe() + " | " + q_.describe() + " | " + e_.describe();
     }
@@ -234,9 +272,22 @@ class pipeline {
     void set_step(std::uint32_t step) noexcept { step_ = step; }
 
   private:
-    code_layout layout(std::size_t n) const noexcept {
-        return {n, s_.kept(n), S::indices == index_mode::sent, q_.code_bits(),
-                Q::zero_code_is_zero};
+    code_layout layout(std::size_t n, std::size_t m) const noexcept {
+        return {n, m, S::indices == index_mode::sent, q_.code_bits(), Q::zero_code_is_zero};
+    }
+
+    // The layout of a received payload: m is kept(n), or read from the payload and checked.
+    code_layout read_layout(bit_reader& r, std::size_t n) const {
+        std::size_t m = s_.kept(n);
+        if constexpr (variable_count) {
+            const std::size_t sent = r.get(32);
+            if (sent > m)
+                detail::fail_decode("payload.count: " + std::to_string(sent) +
+                                    " kept coordinates, more than " + s_.describe() + " keeps of " +
+                                    std::to_string(n));
+            m = sent;
+        }
+        return layout(n, m);
     }
 
     static void check_size(std::size_t n, const char* where) {
@@ -260,15 +311,9 @@ class pipeline {
     void apply(std::span<const std::byte> msg, std::span<T> out, T weight) {
         static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                       "pipeline::decompress: the elements must be float or double");
-        check_size(out.size(), "decompress");
-        const message_header h = read_header(msg, fingerprint_, out.size(), opts_.payload_checksum);
-        if constexpr (requires { s_.valid_worker(h.worker); })
-            if (!s_.valid_worker(h.worker))
-                detail::fail_decode("header.worker: worker id " + std::to_string(h.worker) +
-                                    " is not valid for " + s_.describe());
-        const auto payload = msg.subspan(message_header::size);
-        check_payload(payload, out.size()); // a bad message leaves `out` untouched
-        read_payload<Add>(payload, out, weight, context(h.worker, h.step));
+        const message_header h = check_message(msg, out.size()); // a bad one leaves out untouched
+        read_payload<Add>(msg.subspan(message_header::size), out, weight,
+                          context(h.worker, h.step));
     }
 
     [[no_unique_address]] S s_;

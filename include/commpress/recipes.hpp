@@ -4,18 +4,25 @@
 
 #include <commpress/encode/bitpack.hpp>
 #include <commpress/encode/elias_gamma.hpp>
+#include <commpress/encode/rans.hpp>
 #include <commpress/encode/raw.hpp>
+#include <commpress/encode/sorted_index.hpp>
 #include <commpress/pipeline.hpp>
 #include <commpress/quantize/dithering.hpp>
 #include <commpress/quantize/half.hpp>
 #include <commpress/quantize/identity.hpp>
 #include <commpress/quantize/natural.hpp>
+#include <commpress/quantize/onebit.hpp>
 #include <commpress/quantize/qsgd.hpp>
 #include <commpress/quantize/scaled_sign.hpp>
+#include <commpress/quantize/sign.hpp>
 #include <commpress/quantize/terngrad.hpp>
 #include <commpress/quantize/uniform.hpp>
+#include <commpress/sparsify/adaptive_rand.hpp>
+#include <commpress/sparsify/dgc_top_k.hpp>
 #include <commpress/sparsify/identity.hpp>
 #include <commpress/sparsify/rand_k.hpp>
+#include <commpress/sparsify/threshold.hpp>
 #include <commpress/sparsify/top_k.hpp>
 
 namespace commpress::recipes {
@@ -48,5 +55,18 @@ using uniform8 = pipeline<sparsify::identity, quantize::uniform, encode::bitpack
 using uniform8_sr = pipeline<sparsify::identity, quantize::uniform_sr, encode::bitpack>;
 /// Top-k values quantized by QSGD, gaps and levels Elias coded.
 using topk_qsgd = pipeline<sparsify::top_k, quantize::qsgd, encode::elias_gamma>;
+/// Top-k found from a sampled threshold (DGC); the same message body as top_k, cheaper to find.
+using dgc_top_k = pipeline<sparsify::dgc_top_k, quantize::identity, encode::bitpack>;
+/// Hard threshold |x_i| >= lambda: a data-dependent count; the indices go as the cheapest of
+/// varint gaps, Elias gaps or a bitmap.
+using threshold = pipeline<sparsify::threshold, quantize::identity, encode::sorted_index>;
+/// One coordinate drawn with probability |x_i| / ||x||_1. Contractive in mean, alpha = 1/n.
+using adaptive_rand = pipeline<sparsify::adaptive_rand, quantize::identity, encode::bitpack>;
+/// signSGD: sign(x) in exactly n bits, no scale; biased, no alpha (aggregate::majority_vote).
+using sign = pipeline<sparsify::identity, quantize::sign, encode::bitpack>;
+/// 1-bit SGD, per-sign means (set .bucket for buckets): n + 64 bits. Contractive, alpha = 1/n.
+using onebit = pipeline<sparsify::identity, quantize::onebit, encode::bitpack>;
+/// QSGD with rANS-coded levels: within 2% of the levels' empirical entropy for large n.
+using qsgd_rans = pipeline<sparsify::identity, quantize::qsgd, encode::rans>;
 
 } // namespace commpress::recipes

@@ -7,6 +7,9 @@
 #include <tuple>
 
 #include <commpress/commpress.hpp>
+#ifdef COMMPRESS_TEST_ZSTD
+#include <commpress/encode/zstd.hpp>
+#endif
 
 namespace commpress::testing {
 
@@ -31,7 +34,20 @@ using compositions = std::tuple<
     pipeline<s::identity, q::natural_dithering, e::elias_delta>,
     pipeline<s::comp_k, q::identity, e::bitpack>, pipeline<s::comp_k_unscaled, q::identity, e::raw>,
     pipeline<s::mix_k, q::fp16, e::elias_gamma>, pipeline<s::perm_k, q::identity, e::raw>,
-    pipeline<s::perm_k, q::natural, e::bitpack>>;
+    pipeline<s::perm_k, q::natural, e::bitpack>, pipeline<s::threshold, q::identity, e::bitpack>,
+    pipeline<s::threshold, q::qsgd, e::elias_gamma>,
+    pipeline<s::dgc_top_k, q::identity, e::bitpack>,
+    pipeline<s::adaptive_rand, q::natural, e::elias_delta>, recipes::sign, recipes::onebit,
+    pipeline<s::top_k, q::onebit, e::elias_gamma>, pipeline<s::rand_k, q::sign, e::raw>,
+    recipes::qsgd_rans, pipeline<s::threshold, q::qsgd, e::rans>,
+    pipeline<s::top_k, q::identity, e::sorted_index>, pipeline<s::mix_k, q::fp16, e::sorted_index>,
+    pipeline<s::rand_k, q::uniform, e::rans>
+#ifdef COMMPRESS_TEST_ZSTD
+    ,
+    pipeline<s::top_k, q::identity, e::zstd<e::sorted_index>>,
+    pipeline<s::identity, q::qsgd, e::zstd<e::bitpack>>
+#endif
+    >;
 
 /// A pipeline with parameters that keep a tenth of the coordinates (so sparse compositions carry
 /// a useful number of entries at the test sizes) and bucketed QSGD.
@@ -44,6 +60,8 @@ P make(std::uint64_t sd = 42, std::uint32_t worker = 0, message_options opts = {
         sp.ratio_prime = 0.3; // comp_k: k of the top 3k
     if constexpr (requires { sp.workers; })
         sp.workers = 8; // perm_k: the suite uses worker ids up to 5
+    if constexpr (requires { sp.lambda; })
+        sp.lambda = 1.0; // threshold: about a third of a Gaussian, none of the subnormal vector
     typename P::quantizer_type qu{};
     if constexpr (requires { qu.bucket; })
         qu.bucket = 128;

@@ -38,15 +38,24 @@ constexpr bool deterministic_quantizer =
     std::is_same_v<typename P::quantizer_type, quantize::fp16> ||
     std::is_same_v<typename P::quantizer_type, quantize::bf16> ||
     std::is_same_v<typename P::quantizer_type, quantize::scaled_sign> ||
+    std::is_same_v<typename P::quantizer_type, quantize::sign> ||
+    std::is_same_v<typename P::quantizer_type, quantize::onebit> ||
     std::is_same_v<typename P::quantizer_type, quantize::uniform>;
 template <class P>
-constexpr bool randomized = !std::is_same_v<typename P::sparsifier_type, sparsify::identity> &&
-                                !std::is_same_v<typename P::sparsifier_type, sparsify::top_k> ||
-                            !deterministic_quantizer<P>;
+constexpr bool deterministic_sparsifier =
+    std::is_same_v<typename P::sparsifier_type, sparsify::identity> ||
+    std::is_same_v<typename P::sparsifier_type, sparsify::top_k> ||
+    std::is_same_v<typename P::sparsifier_type, sparsify::dgc_top_k> ||
+    std::is_same_v<typename P::sparsifier_type, sparsify::threshold>;
+template <class P>
+constexpr bool randomized = !deterministic_sparsifier<P> || !deterministic_quantizer<P>;
 
+// Messages of one size for every input: fixed-width fields and a fixed kept count.
 constexpr bool fixed_width(auto& p) {
-    using E = typename std::remove_cvref_t<decltype(p)>::encoder_type;
-    return !std::is_same_v<E, encode::elias_gamma> && !std::is_same_v<E, encode::elias_delta>;
+    using P = std::remove_cvref_t<decltype(p)>;
+    using E = typename P::encoder_type;
+    return (std::is_same_v<E, encode::raw> ||
+            std::is_same_v<E, encode::bitpack>)&&!P::variable_count;
 }
 
 template <class P, class T>
@@ -73,16 +82,22 @@ void round_trip_within_theory(shape sh, std::size_t n) {
             err += (mean[i] - double(x[i])) * (mean[i] - double(x[i]));
         // + 1e-9 ||x||^2: float rounding of the decoded values (binary32 on the wire).
         CHECK(err <= 25.0 * p.omega(n) * xx / trials + 1e-9 * xx);
-    } else if constexpr (has_alpha<P>) {
-        const double alpha = p.alpha(n);
+    } else if constexpr (has_alpha<P> || has_eta<P>) {
+        // The error constant: 1 - alpha in B(alpha); eta^2 + omega in C(eta, omega), since
+        // E||C(x) - x||^2 = ||E C(x) - x||^2 + E||C(x) - E C(x)||^2.
+        double bound = 0;
+        if constexpr (has_alpha<P>)
+            bound = 1 - p.alpha(n);
+        else
+            bound = p.eta(n) * p.eta(n) + p.omega(n);
         if constexpr (!randomized<P>) {
             // Deterministic stages contract pointwise: ||C(x) - x||^2 <= (1 - alpha)||x||^2.
             // 1e-6 ||x||^2 covers the binary32 rounding of scales and values (relative 2^-24).
             p.decompress(std::span<const std::byte>(p.compress(std::span<const T>(x))),
                          std::span<T>(out));
-            CHECK(dist2<T>(out, x) <= (1 - alpha) * xx + 1e-6 * xx);
+            CHECK(dist2<T>(out, x) <= bound * xx + 1e-6 * xx);
         } else {
-            // Random stages contract in mean: E e <= (1 - alpha)||x||^2 for the per-trial error
+            // Random stages contract in mean: E e <= bound ||x||^2 for the per-trial error
             // e = ||C(x) - x||^2. By the CLT the mean of N = 1000 independent trials exceeds E e
             // by more than 6 sd / sqrt(N) (sd the sample standard deviation of e) with
             // probability ~1e-9; 1e-6 ||x||^2 covers binary32 rounding.
@@ -97,7 +112,7 @@ void round_trip_within_theory(shape sh, std::size_t n) {
             }
             const double mean = sum / trials;
             const double sd = std::sqrt(std::max(0.0, sum2 / trials - mean * mean));
-            CHECK(mean <= (1 - alpha) * xx + 6 * sd / std::sqrt(double(trials)) + 1e-6 * xx);
+            CHECK(mean <= bound * xx + 6 * sd / std::sqrt(double(trials)) + 1e-6 * xx);
         }
     } else {
         // No theory constant (e.g. clipped TernGrad): the message still decodes, to finite

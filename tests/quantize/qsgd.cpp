@@ -451,3 +451,66 @@ TEST_CASE("qsgd keeps a finite bucket finite when its norm overflows binary32",
     for (std::size_t i = 0; i < x.size(); ++i)
         CHECK(std::abs(mean[i] - double(x[i])) <= tol);
 }
+
+// Theorem 3.2 of the paper (Elias coding of gaps, signs and levels) is [U] in OPERATORS.md A.8,
+// so this tests the [D] bound of our elias_gamma scheme instead. A message with t nonzero levels
+// l_j at gaps g_j (sum g_j <= d) costs B = 32 + gamma(t + 1) + sum gamma(g_j) + sum gamma(2 l_j +
+// sign_j) bits, gamma(v) = 2 floor(log2 v) + 1 and gamma(2l + sign) = 2 floor(log2 l) + 3. Jensen
+// on the logs gives, with L = sum l_j,
+//   B <= G(t, L) = 33 + 2 log2(t + 1) + t (2 log2(d / t) + 2 log2(L / t) + 4)    (G(0, 0) = 33),
+// for every message. G is jointly concave (t log(d/t) and the perspective t log(L/t) are), so
+// E B <= G(E t, E L) with E t = sum_i min(1, s |x_i| / ||x||) and E L = s ||x||_1 / ||x||.
+// The byte-padded payload adds < 8 bits. The paper's bound with o(1) = 0, for comparison in the
+// docs: (3 + 1.5 log2(2 (s^2 + d) / (s (s + sqrt d)))) s (s + sqrt d) + 32.
+TEST_CASE("qsgd with Elias gamma codes stays within its derived Theorem 3.2 style bound",
+          "[quantize][qsgd][bits][theory]") {
+    const auto G = [](double t, double L, double d) {
+        return t == 0 ? 33.0
+                      : 33 + 2 * std::log2(t + 1) +
+                            t * (2 * std::log2(d / t) + 2 * std::log2(L / t) + 4);
+    };
+    for (const tv::shape sh : {tv::shape::flat, tv::shape::gaussian, tv::shape::heavy_tailed})
+        for (const std::size_t d : {1024u, 65536u})
+            for (const std::uint32_t s : {1u, 4u, 16u, static_cast<std::uint32_t>(std::sqrt(d))}) {
+                CAPTURE(tv::name(sh), d, s);
+                const auto x = tv::make<float>(sh, d, 31 + d + s);
+                double l1 = 0, l2 = 0;
+                for (float v : x) {
+                    l1 += std::abs(double{v});
+                    l2 += double{v} * v;
+                }
+                l2 = std::sqrt(l2);
+                double et = 0;
+                for (float v : x)
+                    et += std::min(1.0, s * std::abs(double{v}) / l2);
+                const double el = s * l1 / l2;
+                recipes::qsgd p(sparsify::identity{}, quantize::qsgd{.levels = s}, {}, seed{5});
+                std::vector<float> out(d);
+                constexpr int trials = 100;
+                double sum = 0, sum2 = 0;
+                for (int r = 0; r < trials; ++r) {
+                    const auto msg = p.compress(std::span<const float>(x));
+                    p.decompress(std::span<const std::byte>(msg), std::span<float>(out));
+                    // Levels back from the decoded values: l = |out| s / norm, norm the message's.
+                    float norm = 0;
+                    std::memcpy(&norm, msg.data() + message_header::size, 4);
+                    double t = 0, L = 0;
+                    for (float v : out)
+                        if (v != 0.0f) {
+                            t += 1;
+                            L += std::round(std::abs(double{v}) * s / norm);
+                        }
+                    const double bits =
+                        8.0 * static_cast<double>(msg.size() - message_header::size);
+                    CHECK(bits < G(t, L, static_cast<double>(d)) + 8); // every message
+                    sum += bits;
+                    sum2 += bits * bits;
+                }
+                // The mean of 100 messages exceeds E B by 6 sd / sqrt(100) with probability ~1e-9
+                // (CLT; sd measured); the norm's rounding up moves E t and E L by 2^-23 relative.
+                const double mean = sum / trials;
+                const double sd = std::sqrt(std::max(0.0, sum2 / trials - mean * mean));
+                CHECK(mean <= G(et * (1 + 1e-6), el * (1 + 1e-6), static_cast<double>(d)) + 8 +
+                                  6 * sd / std::sqrt(double{trials}));
+            }
+}

@@ -178,7 +178,7 @@ TEST_CASE("terngrad is unbiased and omega(x) = |x|_inf |x|_1 / |x|^2 - 1 <= (sqr
     CHECK(r.omega_exact <= bound * (1 + 1e-12)); // the supremum, up to rounding in omega_exact
 }
 
-TEST_CASE("terngrad sends max |x_i| exactly; doubles round up to binary32",
+TEST_CASE("terngrad sends max |x_i| exactly, doubles round up to binary32",
           "[quantize][terngrad][exact]") {
     for (const tv::shape sh : tv::all_shapes)
         for (const std::size_t n : {1u, 5u, 100u, 1000u}) {

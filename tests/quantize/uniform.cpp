@@ -37,6 +37,7 @@
 #include <commpress/encode/elias_gamma.hpp>
 #include <commpress/pipeline.hpp>
 #include <commpress/quantize/uniform.hpp>
+#include <commpress/recipes.hpp>
 #include <commpress/sparsify/identity.hpp>
 
 #include "support/vectors.hpp"
@@ -383,4 +384,21 @@ TEST_CASE("uniform edge cases: n = 0 / 1, constant buckets, NaN / inf, huge doub
         CHECK(out == std::vector<float>(2, 42.0f));
         (void)p;
     }
+}
+
+TEST_CASE("a bucket larger than the tensor is one bucket, even SIZE_MAX",
+          "[quantize][uniform][qsgd][bucket]") {
+    // Regression: ceil(m / bucket) once wrapped around for huge buckets (heap overflow).
+    const auto x = tv::make<float>(tv::shape::gaussian, 5, 9);
+    const auto decode = [&](auto p) {
+        std::vector<float> out(x.size());
+        p.decompress(std::span<const std::byte>(p.compress(std::span<const float>(x))),
+                     std::span<float>(out));
+        return out;
+    };
+    constexpr std::size_t huge = std::numeric_limits<std::size_t>::max();
+    CHECK(decode(recipes::uniform8({}, quantize::uniform{.bits = 8, .bucket = huge})) ==
+          decode(recipes::uniform8({}, quantize::uniform{.bits = 8, .bucket = 0})));
+    CHECK(decode(recipes::qsgd_packed({}, quantize::qsgd{.levels = 4, .bucket = huge})) ==
+          decode(recipes::qsgd_packed({}, quantize::qsgd{.levels = 4, .bucket = 0})));
 }

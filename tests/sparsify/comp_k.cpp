@@ -234,7 +234,7 @@ TEST_CASE("comp_k edge cases: empty, one element, k and k' >= n", "[sparsify][co
     }
 }
 
-TEST_CASE("comp_k draws from the sender's private stream; double input ranks like top_k",
+TEST_CASE("comp_k draws from the sender's private stream, double input ranks like top_k",
           "[sparsify][comp_k][seed]") {
     const std::size_t n = 64;
     const auto x = tv::make<float>(tv::shape::gaussian, n, 4);

@@ -47,7 +47,7 @@ std::vector<permk> make_workers(std::uint32_t w, std::uint64_t sd) {
 
 static_assert(sparsifier<sparsify::perm_k> && permk::unbiased && has_omega<permk>);
 
-TEST_CASE("perm_k: the workers' average is x exactly, blocks are disjoint and cover [0, n)",
+TEST_CASE("perm_k: the workers' average is x exactly, blocks are disjoint and cover 0 .. n-1",
           "[sparsify][perm_k][exact]") {
     for (const std::uint32_t w : {1u, 2u, 3u, 4u, 7u, 8u})
         for (const std::size_t n : {0u, 1u, 2u, 5u, 7u, 16u, 64u, 100u, 1001u}) {

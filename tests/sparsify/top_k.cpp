@@ -114,9 +114,16 @@ void check_exact(const std::vector<T>& x, std::size_t k_param) {
 
 } // namespace
 
-static_assert(!has_omega<recipes::top_k>, "top-k is biased: the pipeline must not claim an omega");
-static_assert(has_alpha<recipes::top_k>);
+static_assert(has_alpha<recipes::top_k> && has_eta<recipes::top_k>);
 static_assert(!recipes::top_k::unbiased);
+
+TEST_CASE("top_k in EF-BV's class: eta = sqrt(1 - k/n), omega = 0", "[sparsify][top_k][theory]") {
+    // Deterministic: E C(x) = C(x), so ||E C(x) - x||^2 <= (1 - k/n) ||x||^2 and no variance.
+    const recipes::top_k p(sparsify::top_k{.ratio = 0.1});
+    CHECK(p.eta(1000) == std::sqrt(1 - 0.1));
+    CHECK(p.omega(1000) == 0.0);
+    CHECK(p.eta(1) == 0.0);
+}
 
 TEST_CASE("top_k keeps exactly the k largest magnitudes on every test shape",
           "[sparsify][top_k][exact]") {

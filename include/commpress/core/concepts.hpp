@@ -86,14 +86,29 @@ concept encoder = policy<E> &&
         e.decode(l, r, detail::null_sink{});
     };
 
-/// Theory constants exist on a type only where the theory gives them.
+/// Theory constants exist on a type only where the theory gives them, in one naming scheme:
+/// - unbiased, U(omega):        E C(x) = x, E||C(x) - x||^2 <= omega ||x||^2;
+/// - contractive, B(alpha):     E||C(x) - x||^2 <= (1 - alpha) ||x||^2;
+/// - EF-BV's C(eta, omega):     ||E C(x) - x|| <= eta ||x||, E||C(x) - E C(x)||^2 <= omega ||x||^2
+///                              (U(omega) is C(0, omega); a deterministic B(alpha) is
+///                              C(sqrt(1 - alpha), 0)). omega names the variance in both classes.
 template <class C>
 concept has_omega = requires(const C& c, std::size_t n) {
     { c.omega(n) } -> std::convertible_to<double>;
 };
 template <class C>
+concept has_eta = has_omega<C> && requires(const C& c, std::size_t n) {
+    { c.eta(n) } -> std::convertible_to<double>;
+};
+template <class C>
 concept has_alpha = requires(const C& c, std::size_t n) {
     { c.alpha(n) } -> std::convertible_to<double>;
+};
+
+/// An encoder whose size depends on the layout only: bits(layout) is exact.
+template <class E>
+concept has_exact_bits = requires(const E& e, const code_layout& l) {
+    { e.bits(l) } noexcept -> std::same_as<std::size_t>;
 };
 
 // clang-format on

@@ -58,5 +58,13 @@ inline std::size_t kept_count(double ratio, std::size_t k, std::size_t n) noexce
     return kk < n ? kk : n;
 }
 
+/// Buckets of `bucket` values (0 = one bucket) that hold m values: ceil(m / bucket), written so
+/// that a huge bucket cannot wrap around.
+constexpr std::size_t bucket_count(std::size_t m, std::size_t bucket) noexcept {
+    if (m == 0)
+        return 0;
+    return bucket ? m / bucket + (m % bucket != 0) : 1;
+}
+
 } // namespace detail
 } // namespace commpress

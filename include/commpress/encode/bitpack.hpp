@@ -29,9 +29,10 @@ struct bitpack {
     static unsigned index_bits(const code_layout& l) noexcept {
         return l.sends_indices && l.n > 1 ? static_cast<unsigned>(std::bit_width(l.n - 1)) : 0;
     }
-    std::size_t max_bytes(const code_layout& l) const noexcept {
-        return (l.m * (index_bits(l) + l.code_bits) + 7) / 8;
+    std::size_t bits(const code_layout& l) const noexcept {
+        return l.m * (index_bits(l) + l.code_bits);
     }
+    std::size_t max_bytes(const code_layout& l) const noexcept { return (bits(l) + 7) / 8; }
 
     void encode(const code_layout& l, std::span<const std::uint32_t> indices,
                 std::span<const std::uint32_t> codes, bit_writer& w) const noexcept {

@@ -2,6 +2,7 @@
 // encode::elias_delta — Elias delta codes for index gaps, zero runs and codes.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -63,8 +64,10 @@ struct elias_delta {
             b + 1 + 2 * (static_cast<unsigned>(std::bit_width(std::uint64_t{b} + 1)) - 1);
         auto f = [](double u) { return u + 1 + 2 * std::log2(u + 1); };
         double bits;
+        // log2(n/m) floored at 1 keeps the bound nondecreasing in m, as a threshold's
+        // variable-count pipeline needs (m f(log2(n/m)) peaks near m = n/2).
         if (l.sends_indices)
-            bits = m * f(std::log2(static_cast<double>(l.n) / m)) + m * cb;
+            bits = m * f(std::max(1.0, std::log2(static_cast<double>(l.n) / m))) + m * cb;
         else if (l.zero_code_is_zero)
             bits = f(std::log2(m + 1)) + 3.07 * m + m * cb;
         else

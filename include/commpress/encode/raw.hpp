@@ -31,6 +31,7 @@ struct raw {
     std::size_t max_bytes(const code_layout& l) const noexcept {
         return l.m * ((l.sends_indices ? 4u : 0u) + code_bytes(l.code_bits));
     }
+    std::size_t bits(const code_layout& l) const noexcept { return 8 * max_bytes(l); }
 
     void encode(const code_layout& l, std::span<const std::uint32_t> indices,
                 std::span<const std::uint32_t> codes, bit_writer& w) const noexcept {

@@ -19,6 +19,7 @@ namespace commpress::quantize {
 struct identity {
     static constexpr std::string_view name = "fp32";
     static constexpr bool unbiased = true;
+    static constexpr bool exact = true; ///< C(v) = v for float v: stages before it keep their class
     static constexpr bool zero_code_is_zero = true; // +0.0 is code 0
 
     void validate() const noexcept {}

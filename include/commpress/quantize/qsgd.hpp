@@ -14,6 +14,7 @@
 #include <commpress/core/error.hpp>
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
+#include <commpress/core/stage.hpp>
 #include <commpress/quantize/detail/dither.hpp>
 
 namespace commpress::quantize {
@@ -54,7 +55,7 @@ struct qsgd {
         return 1 + static_cast<unsigned>(std::bit_width(levels));
     }
     std::size_t scale_count(std::size_t m) const noexcept {
-        return m == 0 ? 0 : (bucket ? (m + bucket - 1) / bucket : 1);
+        return commpress::detail::bucket_count(m, bucket);
     }
     bool valid_code(std::uint32_t c) const noexcept { return (c >> 1) <= levels && c != 1; }
     bool valid_scale(float s) const noexcept { return !(s < 0.0f); }

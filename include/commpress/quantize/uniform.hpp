@@ -14,6 +14,7 @@
 #include <commpress/core/error.hpp>
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
+#include <commpress/core/stage.hpp>
 
 namespace commpress::detail {
 
@@ -160,7 +161,7 @@ struct uniform {
     }
     unsigned code_bits() const noexcept { return bits; }
     std::size_t scale_count(std::size_t m) const noexcept {
-        return m == 0 ? 0 : 2 * (bucket ? (m + bucket - 1) / bucket : 1);
+        return 2 * commpress::detail::bucket_count(m, bucket);
     }
     bool valid_code(std::uint32_t c) const noexcept {
         return c <= detail::uniform_common::top(bits);
@@ -204,7 +205,7 @@ struct uniform_sr {
     }
     unsigned code_bits() const noexcept { return bits; }
     std::size_t scale_count(std::size_t m) const noexcept {
-        return m == 0 ? 0 : 2 * (bucket ? (m + bucket - 1) / bucket : 1);
+        return 2 * commpress::detail::bucket_count(m, bucket);
     }
     bool valid_code(std::uint32_t c) const noexcept {
         return c <= detail::uniform_common::top(bits);

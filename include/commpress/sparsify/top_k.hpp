@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -51,6 +52,9 @@ struct top_k {
     double alpha(std::size_t n) const noexcept {
         return n == 0 ? 1.0 : static_cast<double>(kept(n)) / static_cast<double>(n);
     }
+    /// In EF-BV's class: deterministic, so C(sqrt(1 - k/n), 0).
+    double eta(std::size_t n) const noexcept { return std::sqrt(1.0 - alpha(n)); }
+    double omega(std::size_t) const noexcept { return 0.0; }
     double decode_scale(std::size_t) const noexcept { return 1.0; }
 
     template <class T>
