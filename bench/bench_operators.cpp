@@ -84,6 +84,12 @@ P make() {
     return P{sp, qu};
 }
 
+using induced_topk_randk = induced<recipes::top_k, recipes::rand_k>;
+template <>
+induced_topk_randk make<induced_topk_randk>() {
+    return induced_topk_randk{make<recipes::top_k>(), make<recipes::rand_k>()};
+}
+
 /// One message of x, made outside the timed loops of the decoders.
 template <class P>
 std::vector<std::byte> message(P& p, std::span<const float> x) {
@@ -186,6 +192,11 @@ void register_recipe(const std::string& name) {
     register_recipe<recipes::sign>("sign");
     register_recipe<recipes::onebit>("onebit");
     register_recipe<recipes::qsgd_rans>("qsgd_rans");
+    register_recipe<pipeline<sparsify::identity, quantize::qsgd, encode::elias_delta>>(
+        "qsgd+elias_delta");
+    register_recipe<pipeline<sparsify::identity, quantize::random_dithering, encode::elias_gamma>>(
+        "random_dithering");
+    register_recipe<induced_topk_randk>("induced");
     register_recipe<pipeline<sparsify::top_k, quantize::identity, encode::sorted_index>>(
         "top_k+sorted_index");
 #ifdef COMMPRESS_BENCH_ZSTD
