@@ -149,7 +149,7 @@ run_result run(const recipe<P>& r, problem& pb, const options& o, ex::csv_writer
     // ||g_i||^2 for independent C_i. We take gamma = 1/((1 + omega_av) L) with omega_av = omega/n
     // for independent randomness and omega_av = omega when every worker draws the same set.
     res.step = 1.0 / pb.L;
-    if constexpr (requires { server.omega(d); }) {
+    if constexpr (P::unbiased && requires { server.omega(d); }) {
         res.constant_name = "omega";
         res.constant = server.omega(d);
         const double omega_av =
