@@ -2,22 +2,18 @@
 // sparsify::top_k — keeps the k coordinates of largest magnitude (exact).
 #pragma once
 
-#include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <numeric>
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/kernels/select.hpp>
 #include <commpress/sparsify/detail/gather.hpp>
 #include <commpress/sparsify/detail/k_param.hpp>
 
@@ -26,6 +22,7 @@ namespace commpress::sparsify {
 /// Top-k: keeps the k largest |x_i|, ties broken by the lowest index, so the kept set is unique.
 /// Deterministic contraction: ||C(x) - x||^2 <= (1 - k/n) ||x||^2, alpha = k/n (OPERATORS.md A.4).
 /// NaN magnitudes rank above +inf (they compare by bit pattern), so NaNs are kept first.
+/// Found by radix select (kernels/select.hpp): two passes over x, no sort of n keys.
 struct top_k {
     double ratio = 0.01; ///< k = ceil(ratio * n), at least 1
     std::size_t k = 0;   ///< when nonzero, used instead of ratio (capped at n)
@@ -35,8 +32,7 @@ struct top_k {
     static constexpr index_mode indices = index_mode::sent;
 
     struct workspace {
-        std::vector<std::uint64_t> keys;
-        std::vector<std::uint32_t> order;
+        kernels::select_workspace select;
         std::vector<std::uint32_t> idx;
         std::vector<float> vf;
         std::vector<double> vd;
@@ -61,46 +57,13 @@ struct top_k {
     selection<T> select(std::span<const T> x, const draw_context&, workspace& w) const noexcept {
         const std::size_t n = x.size(), m = kept(n);
         w.idx.resize(m);
-        if (m == n) {
-            std::iota(w.idx.begin(), w.idx.end(), std::uint32_t{0});
-        } else if constexpr (std::is_same_v<T, float>) {
-            // One 64-bit key per element: |x| bits above, inverted index below. A larger key is a
-            // larger magnitude or, on a tie, a lower index: one total order, one answer.
-            w.keys.resize(n);
-            for (std::size_t i = 0; i < n; ++i)
-                w.keys[i] = (std::uint64_t{magnitude_bits(x[i])} << 32) |
-                            (0xffff'ffffu - static_cast<std::uint32_t>(i));
-            std::nth_element(w.keys.begin(), w.keys.begin() + static_cast<std::ptrdiff_t>(m - 1),
-                             w.keys.end(), std::greater<>{});
-            for (std::size_t j = 0; j < m; ++j)
-                w.idx[j] = 0xffff'ffffu - static_cast<std::uint32_t>(w.keys[j]);
-            std::sort(w.idx.begin(), w.idx.end());
-        } else {
-            w.order.resize(n);
-            std::iota(w.order.begin(), w.order.end(), std::uint32_t{0});
-            std::nth_element(w.order.begin(), w.order.begin() + static_cast<std::ptrdiff_t>(m - 1),
-                             w.order.end(), [&](std::uint32_t a, std::uint32_t b) {
-                                 const auto ma = magnitude_bits(x[a]), mb = magnitude_bits(x[b]);
-                                 return ma > mb || (ma == mb && a < b);
-                             });
-            std::copy_n(w.order.begin(), m, w.idx.begin());
-            std::sort(w.idx.begin(), w.idx.end());
-        }
+        kernels::top_k_indices(x, std::span<std::uint32_t>(w.idx), w.select);
         return {detail::gather(x, std::span<const std::uint32_t>(w.idx), w.vf, w.vd), w.idx};
     }
 
     std::span<const std::uint32_t> implicit_indices(std::size_t, const draw_context&,
                                                     workspace&) const noexcept {
         return {};
-    }
-
-  private:
-    // |x| as an unsigned integer: monotone in |x| for every non-NaN value.
-    static std::uint32_t magnitude_bits(float v) noexcept {
-        return std::bit_cast<std::uint32_t>(v) & 0x7fff'ffffu;
-    }
-    static std::uint64_t magnitude_bits(double v) noexcept {
-        return std::bit_cast<std::uint64_t>(v) & 0x7fff'ffff'ffff'ffffull;
     }
 };
 
