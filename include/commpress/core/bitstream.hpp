@@ -130,6 +130,13 @@ class bit_reader {
     /// Up to 57 valid bits starting at pos_ (bytes beyond the end read as zero).
     std::uint64_t peek() const noexcept {
         const std::size_t byte = static_cast<std::size_t>(pos_ / 8);
+        if (std::endian::native == std::endian::little && byte + 8 <= in_.size()) {
+            // Fast path, away from the end: one 8-byte load. The 64 - pos_ % 8 bits left after the
+            // shift all lie inside the stream, and the shift filled the rest with zeros.
+            std::uint64_t w;
+            std::memcpy(&w, in_.data() + byte, 8);
+            return w >> (pos_ % 8);
+        }
         std::uint64_t w = 0;
         if (byte < in_.size()) {
             const std::size_t take = std::min<std::size_t>(8, in_.size() - byte);
