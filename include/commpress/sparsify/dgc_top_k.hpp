@@ -4,7 +4,6 @@
 #pragma once
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -19,8 +18,10 @@
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/kernels/select.hpp>
 #include <commpress/sparsify/detail/gather.hpp>
 #include <commpress/sparsify/detail/k_param.hpp>
+#include <commpress/sparsify/top_k.hpp>
 
 namespace commpress::sparsify {
 
@@ -63,15 +64,12 @@ struct dgc_top_k {
         return s.str();
     }
 
-    std::size_t kept(std::size_t n) const noexcept {
-        return commpress::detail::kept_count(ratio, k, n);
-    }
-    double alpha(std::size_t n) const noexcept {
-        return n == 0 ? 1.0 : static_cast<double>(kept(n)) / static_cast<double>(n);
-    }
-    /// In EF-BV's class: deterministic, so C(sqrt(1 - k/n), 0).
-    double eta(std::size_t n) const noexcept { return std::sqrt(1.0 - alpha(n)); }
-    double omega(std::size_t) const noexcept { return 0.0; }
+    /// The exact top-k this selects: same kept count and theory constants.
+    top_k exact() const noexcept { return {ratio, k}; }
+    std::size_t kept(std::size_t n) const noexcept { return exact().kept(n); }
+    double alpha(std::size_t n) const noexcept { return exact().alpha(n); }
+    double eta(std::size_t n) const noexcept { return exact().eta(n); }
+    double omega(std::size_t n) const noexcept { return exact().omega(n); }
     double decode_scale(std::size_t) const noexcept { return 1.0; }
 
     template <class T>
@@ -104,12 +102,9 @@ struct dgc_top_k {
     }
 
   private:
-    // |x| as an unsigned integer: monotone in |x|, NaN above inf (as in top_k).
-    static std::uint64_t magnitude_bits(float v) noexcept {
-        return std::bit_cast<std::uint32_t>(v) & 0x7fff'ffffu;
-    }
-    static std::uint64_t magnitude_bits(double v) noexcept {
-        return std::bit_cast<std::uint64_t>(v) & 0x7fff'ffff'ffff'ffffull;
+    template <class T>
+    static std::uint64_t magnitude_bits(T v) noexcept { // NaN above inf, as in top_k
+        return kernels::detail::magnitude_bits(v);
     }
 
     // Fills w.candidates with every index whose magnitude is at least a threshold chosen so that
