@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Compress, decompress and decompress_add of every recipe at 2^20 and 2^24 floats, beside a
-// memcpy of the same 4n bytes: docs/benchmarks.md quotes ratios t_memcpy / t_op from one run.
+// memcpy of the same 4n bytes and plain scalar baselines: docs/benchmarks.md quotes ratios
+// t_memcpy / t_op from one run.
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <random>
 #include <span>
 #include <string>
@@ -14,6 +18,7 @@
 #include <benchmark/benchmark.h>
 
 #include <commpress/commpress.hpp>
+#include <commpress/kernels/half.hpp>
 #ifdef COMMPRESS_BENCH_ZSTD
 #include <commpress/encode/zstd.hpp>
 #endif
@@ -151,6 +156,107 @@ void bm_decompress_add(benchmark::State& st) {
     set_bits(st, msg.size(), n);
 }
 
+// Plain scalar C++ baselines, one value at a time with the standard library: what a direct
+// implementation costs on this machine (the column "scalar baseline" of docs/benchmarks.md).
+
+/// Exact top-k (1%) as research code writes it: std::nth_element on indices by magnitude, then
+/// the kept indices sorted and their values gathered.
+void baseline_top_k(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    const std::vector<float>& x = gaussian(n);
+    const std::size_t k = n / 100;
+    std::vector<std::uint32_t> order(n), idx(k);
+    std::vector<float> val(k);
+    for (auto _ : st) {
+        std::iota(order.begin(), order.end(), 0u);
+        std::nth_element(
+            order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return std::abs(x[a]) > std::abs(x[b]); });
+        std::copy_n(order.begin(), k, idx.begin());
+        std::sort(idx.begin(), idx.end());
+        for (std::size_t j = 0; j < k; ++j)
+            val[j] = x[idx[j]];
+        benchmark::DoNotOptimize(val.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, n);
+}
+
+/// binary16 round to nearest even, one value at a time (the scalar conversion, no F16C).
+void baseline_fp16(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    const std::vector<float>& x = gaussian(n);
+    std::vector<std::uint16_t> out(n);
+    for (auto _ : st) {
+        for (std::size_t j = 0; j < n; ++j)
+            out[j] = kernels::to_binary16<kernels::rounding::nearest_even>(x[j]);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, n);
+}
+
+/// QSGD with 16 levels as the papers' code does it: the l2 norm, then one std::mt19937 uniform
+/// per value and a byte per code.
+void baseline_qsgd(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    const std::vector<float>& x = gaussian(n);
+    std::vector<std::uint8_t> out(n);
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    for (auto _ : st) {
+        double sq = 0;
+        for (const float v : x)
+            sq += static_cast<double>(v) * v;
+        const auto norm = static_cast<float>(std::sqrt(sq));
+        for (std::size_t j = 0; j < n; ++j) {
+            const float y = std::abs(x[j]) / norm * 16.0f, fl = std::floor(y);
+            const auto level = static_cast<std::uint8_t>(fl + (u(rng) < y - fl ? 1.0f : 0.0f));
+            out[j] = static_cast<std::uint8_t>(level << 1 | (x[j] < 0 ? 1 : 0));
+        }
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, n);
+}
+
+/// signSGD: one bit per value, packed into bytes bit by bit.
+void baseline_sign(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    const std::vector<float>& x = gaussian(n);
+    std::vector<std::uint8_t> out((n + 7) / 8);
+    for (auto _ : st) {
+        std::fill(out.begin(), out.end(), std::uint8_t{0});
+        for (std::size_t j = 0; j < n; ++j)
+            if (std::signbit(x[j]))
+                out[j / 8] = static_cast<std::uint8_t>(out[j / 8] | (1u << (j % 8)));
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, n);
+}
+
+/// rand-k (1%) as torch.randperm(n)[:k] does it: a shuffle of all n indices, then the first k
+/// sorted and their values gathered.
+void baseline_rand_k(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    const std::vector<float>& x = gaussian(n);
+    const std::size_t k = n / 100;
+    std::vector<std::uint32_t> perm(n);
+    std::vector<float> val(k);
+    std::mt19937 rng(1);
+    for (auto _ : st) {
+        std::iota(perm.begin(), perm.end(), 0u);
+        std::shuffle(perm.begin(), perm.end(), rng);
+        std::sort(perm.begin(), perm.begin() + static_cast<std::ptrdiff_t>(k));
+        for (std::size_t j = 0; j < k; ++j)
+            val[j] = x[perm[j]];
+        benchmark::DoNotOptimize(val.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, n);
+}
+
 void configure(benchmark::internal::Benchmark* b) {
     b->Arg(small_n)->Arg(large_n)->Unit(benchmark::kMillisecond)->MinTime(min_time);
 }
@@ -167,6 +273,11 @@ void register_recipe(const std::string& name) {
 // the memcpy baseline, then the recipes as recipes.hpp lists them.
 [[maybe_unused]] const bool registered = [] {
     configure(benchmark::RegisterBenchmark("bm_memcpy", bm_memcpy));
+    configure(benchmark::RegisterBenchmark("baseline/top_k", baseline_top_k));
+    configure(benchmark::RegisterBenchmark("baseline/fp16", baseline_fp16));
+    configure(benchmark::RegisterBenchmark("baseline/qsgd", baseline_qsgd));
+    configure(benchmark::RegisterBenchmark("baseline/sign", baseline_sign));
+    configure(benchmark::RegisterBenchmark("baseline/rand_k", baseline_rand_k));
     register_recipe<recipes::fp32>("fp32");
     register_recipe<recipes::fp16>("fp16");
     register_recipe<recipes::bf16>("bf16");

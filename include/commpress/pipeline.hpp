@@ -201,6 +201,14 @@ class pipeline {
         bit_reader r(payload, "payload");
         const code_layout l = read_layout(r, n);
         read_scales(r, l.m);
+        if constexpr (has_exact_bits<E> && requires { requires Q::every_code_valid; }) {
+            // Every code the field width holds is valid and there are no indices: the exact
+            // size and the zero padding are all there is to check.
+            if (!l.sends_indices && e_.bits(l) == l.m * l.code_bits) {
+                r.skip(e_.bits(l));
+                return r.expect_end();
+            }
+        }
         e_.decode(l, r, [&](std::size_t slot, std::uint32_t, std::uint32_t code) {
             if (!q_.valid_code(code))
                 detail::fail_decode("payload.code[" + std::to_string(slot) +

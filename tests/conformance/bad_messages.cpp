@@ -165,3 +165,21 @@ TEST_CASE("conformance: a decoder that requires a payload checksum rejects messa
                           std::span<float>(out)));
     CHECK(out == x);
 }
+
+TEMPLATE_LIST_TEST_CASE("conformance: a quantizer that skips the code check accepts every code",
+                        "[conformance]", compositions) {
+    // every_code_valid lets check_payload skip per-code checks; it must be true to valid_code for
+    // every code_bits()-bit pattern (all of them up to 2^20, a sample of wider ones).
+    using Q = typename TestType::quantizer_type;
+    if constexpr (requires { requires Q::every_code_valid; }) {
+        const Q q = make<TestType>().quantizer();
+        const unsigned b = q.code_bits();
+        const std::uint64_t end = std::uint64_t{1} << b;
+        const std::uint64_t step = b <= 20 ? 1 : end >> 20;
+        std::size_t bad = 0;
+        for (std::uint64_t c = 0; c < end; c += step)
+            bad += !q.valid_code(static_cast<std::uint32_t>(c));
+        bad += !q.valid_code(static_cast<std::uint32_t>(end - 1));
+        CHECK(bad == 0);
+    }
+}

@@ -50,6 +50,23 @@ class bit_writer {
             put(static_cast<std::uint32_t>(v & ((std::uint64_t{1} << n) - 1)), n);
     }
 
+    /// Whether the next bit starts a byte: aligned_bytes may be used.
+    bool byte_aligned() const noexcept { return fill_ % 8 == 0; }
+
+    /// Writes the next `bits` bits in bulk: fill(bytes) gets the ceil(bits / 8) bytes that hold
+    /// them, to write in place; unused bits of the last byte must be zero. Needs byte_aligned().
+    template <class Fill>
+    void aligned_bytes(std::size_t bits, Fill fill) noexcept {
+        assert(byte_aligned());
+        store(static_cast<std::uint32_t>(acc_), fill_ / 8);
+        const std::size_t bytes = (bits + 7) / 8;
+        assert(pos_ + bytes <= out_.size());
+        fill(out_.subspan(pos_, bytes));
+        pos_ += bits / 8;
+        acc_ = bits % 8 ? std::to_integer<std::uint32_t>(out_[pos_]) : 0; // a partial last byte
+        fill_ = bits % 8;
+    }
+
     /// Flushes the last partial byte (zero padded) and returns the bytes written.
     std::size_t finish() noexcept {
         store(static_cast<std::uint32_t>(acc_), (fill_ + 7) / 8);
@@ -88,6 +105,27 @@ class bit_reader {
         const std::uint64_t v = peek() & ((std::uint64_t{1} << bits) - 1);
         pos_ += bits;
         return static_cast<std::uint32_t>(v);
+    }
+
+    /// Whether the next bit starts a byte: aligned_bytes may be used.
+    bool byte_aligned() const noexcept { return pos_ % 8 == 0; }
+
+    /// The next `bits` bits as the ceil(bits / 8) bytes that hold them, for a bulk kernel; moves
+    /// past them. Needs byte_aligned(); raises decode_error if fewer bits remain.
+    std::span<const std::byte> aligned_bytes(std::uint64_t bits) {
+        assert(byte_aligned());
+        if (bits > remaining())
+            truncated(bits);
+        const auto start = static_cast<std::size_t>(pos_ / 8);
+        pos_ += bits;
+        return in_.subspan(start, static_cast<std::size_t>((bits + 7) / 8));
+    }
+
+    /// Moves past `bits` bits; raises decode_error if fewer remain.
+    void skip(std::uint64_t bits) {
+        if (bits > remaining())
+            truncated(bits);
+        pos_ += bits;
     }
 
     /// Reads an Elias gamma code (see bit_writer::gamma); rejects codes above 2^33 - 1.

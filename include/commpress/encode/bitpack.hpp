@@ -12,7 +12,9 @@
 #include <commpress/core/bitstream.hpp>
 #include <commpress/core/message.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/encode/detail/fixed_codes.hpp>
 #include <commpress/encode/detail/index_check.hpp>
+#include <commpress/kernels/arch.hpp>
 
 namespace commpress::encode {
 
@@ -36,6 +38,8 @@ struct bitpack {
 
     void encode(const code_layout& l, std::span<const std::uint32_t> indices,
                 std::span<const std::uint32_t> codes, bit_writer& w) const noexcept {
+        if (!l.sends_indices && w.byte_aligned())
+            return detail::encode_fixed(kernels::arch{}, codes.first(l.m), l.code_bits, w);
         const unsigned ib = index_bits(l);
         for (std::size_t j = 0; j < l.m; ++j) {
             if (l.sends_indices)
@@ -46,6 +50,8 @@ struct bitpack {
 
     template <class Sink>
     void decode(const code_layout& l, bit_reader& r, Sink&& sink) const {
+        if (!l.sends_indices && r.byte_aligned())
+            return detail::decode_fixed(kernels::arch{}, l.m, l.code_bits, r, sink);
         const unsigned ib = index_bits(l);
         detail::index_check check(name, l.n);
         for (std::size_t j = 0; j < l.m; ++j) {

@@ -3,7 +3,14 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
+#include <span>
+
+#include <xsimd/config/xsimd_arch.hpp>
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
 
 namespace commpress::kernels {
 
@@ -31,15 +38,17 @@ constexpr std::uint32_t shift_round(std::uint64_t m, unsigned s, std::uint32_t r
 
 } // namespace detail
 
-/// float -> binary16. Overflow goes to +-inf (as IEEE round-to-nearest does), NaN stays a quiet
-/// NaN, values below half the smallest subnormal go to +-0 (stochastically: rarely up).
+/// float -> binary16. Overflow goes to +-inf (as IEEE round-to-nearest does), a NaN becomes a
+/// quiet NaN keeping the top 9 bits of its payload (as F16C does), values below half the smallest
+/// subnormal go to +-0 (stochastically: rarely up).
 template <rounding R>
 constexpr std::uint16_t to_binary16(float f, std::uint32_t r = 0) noexcept {
     const std::uint32_t b = std::bit_cast<std::uint32_t>(f);
     const auto sign = static_cast<std::uint16_t>((b >> 16) & 0x8000u);
     const std::uint32_t a = b & 0x7fff'ffffu;
     if (a >= 0x7f80'0000u) // inf or NaN
-        return static_cast<std::uint16_t>(sign | (a > 0x7f80'0000u ? 0x7e00u : 0x7c00u));
+        return static_cast<std::uint16_t>(
+            sign | (a > 0x7f80'0000u ? 0x7e00u | ((a >> 13) & 0x3ffu) : 0x7c00u));
     if (a >= 0x4780'0000u) // >= 2^16: beyond every rounding of the largest finite half
         return static_cast<std::uint16_t>(sign | 0x7c00u);
     const std::uint32_t e = a >> 23;
@@ -56,7 +65,7 @@ constexpr std::uint16_t to_binary16(float f, std::uint32_t r = 0) noexcept {
     return static_cast<std::uint16_t>(sign | h);
 }
 
-/// binary16 -> float (exact).
+/// binary16 -> float (exact; a NaN becomes a quiet NaN with the same payload, as F16C does).
 constexpr float from_binary16(std::uint16_t h) noexcept {
     const std::uint32_t sign = std::uint32_t{h & 0x8000u} << 16;
     const std::uint32_t e = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
@@ -65,8 +74,42 @@ constexpr float from_binary16(std::uint16_t h) noexcept {
         return std::bit_cast<float>(std::bit_cast<std::uint32_t>(v) | sign);
     }
     if (e == 31)
-        return std::bit_cast<float>(sign | 0x7f80'0000u | (mant << 13));
+        return std::bit_cast<float>(sign | 0x7f80'0000u | (mant ? 0x40'0000u : 0u) | (mant << 13));
     return std::bit_cast<float>(sign | ((e + 112) << 23) | (mant << 13));
+}
+
+namespace detail {
+/// Every AVX2 processor has F16C: with the flag on, such architectures convert in hardware.
+template <class Arch>
+inline constexpr bool f16c = Arch::version() >= xsimd::avx2::version();
+} // namespace detail
+
+/// binary16 -> float, in hardware where Arch has F16C; bit-identical to from_binary16(h).
+template <class Arch>
+float from_binary16(Arch, std::uint16_t h) noexcept {
+#ifdef __F16C__
+    if constexpr (detail::f16c<Arch>)
+        return _cvtsh_ss(h);
+#endif
+    return from_binary16(h);
+}
+
+/// codes[j] = to_binary16<nearest_even>(x[j]), eight at a time in hardware where Arch has F16C.
+template <class Arch>
+void to_binary16_rne(Arch, std::span<const float> x, std::span<std::uint32_t> codes) noexcept {
+    std::size_t j = 0;
+#if defined(__F16C__) && defined(__AVX2__)
+    if constexpr (detail::f16c<Arch>) {
+        for (; j + 8 <= x.size(); j += 8) {
+            const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x.data() + j),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes.data() + j),
+                                _mm256_cvtepu16_epi32(h));
+        }
+    }
+#endif
+    for (; j < x.size(); ++j)
+        codes[j] = to_binary16<rounding::nearest_even>(x[j]);
 }
 
 /// float -> bfloat16 (the upper half of binary32). NaN stays a quiet NaN.

@@ -7,9 +7,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
+#include <commpress/kernels/arch.hpp>
 #include <commpress/kernels/half.hpp>
 
 namespace commpress::quantize {
@@ -30,6 +32,7 @@ struct basic_half {
                                    : (R == rounding::nearest_even ? "bf16" : "bf16_sr");
     static constexpr bool unbiased = R == rounding::stochastic;
     static constexpr bool zero_code_is_zero = true; // +0.0 is code 0
+    static constexpr bool every_code_valid = true;  ///< every code_bits()-bit pattern decodes
     static constexpr double unit_roundoff = F == half_format::binary16 ? 0x1p-11 : 0x1p-8;
 
     void validate() const noexcept {}
@@ -55,6 +58,8 @@ struct basic_half {
             slot_stream rng(c, purpose::quantize);
             for (std::size_t j = 0; j < v.size(); ++j)
                 codes[j] = convert(static_cast<float>(v[j]), rng(j));
+        } else if constexpr (F == half_format::binary16 && std::is_same_v<T, float>) {
+            kernels::to_binary16_rne(kernels::arch{}, v, codes);
         } else {
             for (std::size_t j = 0; j < v.size(); ++j)
                 codes[j] = convert(static_cast<float>(v[j]), 0);
@@ -65,7 +70,7 @@ struct basic_half {
         float operator()(std::size_t, std::uint32_t code) const noexcept {
             const auto h = static_cast<std::uint16_t>(code);
             if constexpr (F == half_format::binary16)
-                return kernels::from_binary16(h);
+                return kernels::from_binary16(kernels::arch{}, h);
             else
                 return kernels::from_bfloat16(h);
         }

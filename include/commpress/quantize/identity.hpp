@@ -21,6 +21,7 @@ struct identity {
     static constexpr bool unbiased = true;
     static constexpr bool exact = true; ///< C(v) = v for float v: stages before it keep their class
     static constexpr bool zero_code_is_zero = true; // +0.0 is code 0
+    static constexpr bool every_code_valid = true;  ///< every code_bits()-bit pattern decodes
 
     void validate() const noexcept {}
     void fingerprint(fingerprint_builder& f) const noexcept { f(name); }

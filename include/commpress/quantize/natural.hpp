@@ -44,6 +44,7 @@ struct natural {
     static constexpr std::string_view name = "natural";
     static constexpr bool unbiased = true;
     static constexpr bool zero_code_is_zero = true;
+    static constexpr bool every_code_valid = true; ///< every code_bits()-bit pattern decodes
     static constexpr std::uint32_t nan_code = 1;
 
     void validate() const noexcept {}

@@ -42,6 +42,7 @@ struct onebit {
     static constexpr std::string_view name = "onebit";
     static constexpr bool unbiased = false;
     static constexpr bool zero_code_is_zero = false; // code 0 is the mean of the positive group
+    static constexpr bool every_code_valid = true;   ///< every code_bits()-bit pattern decodes
 
     /// A bucket above 2^32 - 1 (the most elements a message holds) would only be a second name
     /// for 0 with another fingerprint.

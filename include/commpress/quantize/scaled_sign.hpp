@@ -24,6 +24,7 @@ struct scaled_sign {
     static constexpr std::string_view name = "scaled_sign";
     static constexpr bool unbiased = false;
     static constexpr bool zero_code_is_zero = false;
+    static constexpr bool every_code_valid = true; ///< every code_bits()-bit pattern decodes
 
     void validate() const noexcept {}
     void fingerprint(fingerprint_builder& f) const noexcept { f(name); }

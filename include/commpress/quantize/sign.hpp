@@ -23,6 +23,7 @@ struct sign {
     static constexpr std::string_view name = "sign";
     static constexpr bool unbiased = false;
     static constexpr bool zero_code_is_zero = false; // code 0 is +1
+    static constexpr bool every_code_valid = true;   ///< every code_bits()-bit pattern decodes
 
     void validate() const noexcept {}
     void fingerprint(fingerprint_builder& f) const noexcept { f(name); }

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Turns one bench_operators JSON run into the tables of docs/benchmarks.md and a PNG chart.
+
+usage: bench/report.py RUN.json OUT_DIR   (writes OUT_DIR/benchmarks.{md,dat,png}; needs gnuplot)
+"""
+import json
+import re
+import subprocess
+import sys
+
+# The targets of the speed issue: t_memcpy / t_op for compress + decompress at n = 2^24
+# (decompress_add alone for "decompress_add"; compress alone for rand_k).
+TARGETS = {
+    'fp16': 1.0, 'bf16': 1.0, 'scaled_sign': 1.0, 'sign': 1.0, 'onebit': 1.0,
+    'qsgd': 0.5, 'qsgd_packed': 0.5, 'terngrad': 0.5, 'natural': 0.5, 'natural_dithering': 0.5,
+    'random_dithering': 0.5, 'fp16_sr': 0.5, 'bf16_sr': 0.5, 'uniform8': 0.5, 'uniform8_sr': 0.5,
+    'threshold': 0.5, 'top_k': 0.25,
+}
+BASELINES = ['top_k', 'fp16', 'qsgd', 'sign', 'rand_k']
+
+
+def load(path):
+    runs = json.load(open(path))
+    t, bits = {}, {}
+    for b in runs['benchmarks']:
+        if b.get('run_type') == 'aggregate' and b.get('aggregate_name') != 'median':
+            continue
+        name = re.sub(r'/min_time:[0-9.]+', '', b['run_name'] if 'run_name' in b else b['name'])
+        *key, n = name.split('/')
+        key, n = '/'.join(key), int(n)
+        t[(key, n)] = b['real_time'] * {'ms': 1e-3, 'us': 1e-6, 'ns': 1e-9}[b['time_unit']]
+        if 'bits_per_elem' in b:
+            bits[(key, n)] = b['bits_per_elem']
+    return runs['context'], t, bits
+
+
+def main():
+    context, t, bits = load(sys.argv[1])
+    out = sys.argv[2]
+    sizes = sorted({n for (_, n) in t})
+    ops = []
+    for (key, _) in t:
+        if key.startswith('compress/') and key[9:] not in ops:
+            ops.append(key[9:])
+    lines = []
+    p = lines.append
+    p('| operator | n | ns/element | GB/s | ratio | target | compress ratio | decompress_add ratio '
+      '| bits/element | scalar baseline ratio |')
+    p('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    dat = []
+    for op in ops:
+        row = []
+        for n in sizes:
+            m = t[('bm_memcpy', n)]
+            c, d, a = (t.get((k + '/' + op, n)) for k in ('compress', 'decompress', 'decompress_add'))
+            cd = c + d
+            base = t.get(('baseline/' + op, n))
+            target = TARGETS.get(op)
+            tgt = f'>= {target:g}' if target and n == sizes[-1] else ''
+            base_ratio = f'{m / base:.3g}' if base else ''
+            p(f'| {op} | 2^{n.bit_length() - 1} | {cd / n * 1e9:.3g} | {4 * n / cd / 1e9:.3g} | '
+              f'{m / cd:.3g} | {tgt} | {m / c:.3g} | {m / a:.3g} | '
+              f'{bits[("compress/" + op, n)]:.4g} | {base_ratio} |')
+            row.append(m / cd)
+        dat.append(f'"{op}" ' + ' '.join(f'{r:.5g}' for r in row))
+    p('')
+    p('| n | memcpy ms | memcpy GB/s |')
+    p('|---:|---:|---:|')
+    for n in sizes:
+        m = t[('bm_memcpy', n)]
+        p(f'| 2^{n.bit_length() - 1} | {m * 1e3:.4g} | {8 * n / m / 1e9:.3g} |')
+    open(out + '/benchmarks.md', 'w').write('\n'.join(lines) + '\n')
+    open(out + '/benchmarks.dat', 'w').write(
+        '# operator ' + ' '.join(f'ratio_2^{n.bit_length() - 1}' for n in sizes) + '\n' +
+        '\n'.join(dat) + '\n')
+    plot = ', '.join(f"'{out}/benchmarks.dat' using {i + 2}:xtic(1) title 'n = 2^{n.bit_length() - 1}'"
+                     for i, n in enumerate(sizes))
+    script = f"""set terminal pngcairo size 1400,600 noenhanced
+set output '{out}/benchmarks.png'
+set title 'compress + decompress, speed relative to memcpy of the same 4n bytes (1 = as fast as one copy)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set yrange [0.005:20]
+set ylabel 't(memcpy) / t(compress + decompress)'
+set xtics rotate by -45 scale 0
+set grid ytics
+set key top left
+plot {plot}, 1 with lines dashtype 2 lc rgb 'black' title 'memcpy'
+"""
+    subprocess.run(['gnuplot'], input=script.encode(), check=True)
+    print(f"{context.get('date')}: wrote {out}/benchmarks.md, .dat and .png")
+
+
+if __name__ == '__main__':
+    main()
