@@ -19,6 +19,8 @@
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/kernels/arch.hpp>
+#include <commpress/kernels/scatter.hpp>
 
 namespace commpress {
 
@@ -238,18 +240,32 @@ class pipeline {
         const T scale = static_cast<T>(s_.decode_scale(n));
         if constexpr (!Add)
             std::fill(out.begin(), out.end(), T{0});
-        e_.decode(l, r, [&](std::size_t slot, std::uint32_t index, std::uint32_t code) {
-            std::size_t at = slot;
-            if constexpr (S::indices == index_mode::sent)
-                at = index;
-            else if constexpr (S::indices == index_mode::implicit)
-                at = implicit[slot];
-            const T v = scale * static_cast<T>(dq(slot, code));
-            if constexpr (Add)
-                out[at] += weight * v;
-            else
-                out[at] = v;
-        });
+        if constexpr (S::indices == index_mode::dense) {
+            e_.decode(l, r, [&](std::size_t slot, std::uint32_t, std::uint32_t code) {
+                const T v = scale * static_cast<T>(dq(slot, code));
+                if constexpr (Add)
+                    out[slot] += weight * v;
+                else
+                    out[slot] = v;
+            });
+        } else { // scattered: in blocks, so that the scatter kernel can prefetch
+            constexpr std::size_t block = 256;
+            std::uint32_t at[block];
+            T v[block];
+            std::size_t fill = 0;
+            const auto flush = [&] {
+                kernels::scatter<Add>(kernels::arch{}, std::span<const std::uint32_t>(at, fill),
+                                      std::span<const T>(v, fill), out, weight);
+                fill = 0;
+            };
+            e_.decode(l, r, [&](std::size_t slot, std::uint32_t index, std::uint32_t code) {
+                at[fill] = S::indices == index_mode::sent ? index : implicit[slot];
+                v[fill] = scale * static_cast<T>(dq(slot, code));
+                if (++fill == block)
+                    flush();
+            });
+            flush();
+        }
     }
 
     /// Checks that msg is a valid message of this configuration for n elements, as decompress

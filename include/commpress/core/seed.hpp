@@ -5,8 +5,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include <Random123/philox.h>
+
+#include <commpress/kernels/arch.hpp>
+#include <commpress/kernels/philox.hpp>
 
 namespace commpress {
 
@@ -69,6 +73,12 @@ class philox {
         return {r[0], r[1], r[2], r[3]};
     }
 
+    /// Blocks first, first + 1, ... into out (4 words each; out.size() a multiple of 4), many
+    /// at a time: the same words as block().
+    void fill(std::uint64_t first, std::span<std::uint32_t> out) const noexcept {
+        kernels::philox_blocks(kernels::arch{}, {key_[0], key_[1]}, worker_, step_, first, out);
+    }
+
     /// Next word of the sequential stream (blocks 0, 1, 2, ... in order).
     std::uint32_t next() noexcept {
         if (lane_ == 4) {
@@ -102,24 +112,44 @@ class philox {
 };
 
 /// The random word of slot j: lane j % 4 of block j / 4. Stochastic rounding draws through this,
-/// so slot j gets the same word however the loop is split across lanes or threads.
+/// so slot j gets the same word however the loop is split across lanes or threads. Words come
+/// 256 at a time (64 blocks through the vectorised kernel), as loops mostly walk slots in order.
 class slot_stream {
   public:
     slot_stream(const draw_context& c, purpose p) noexcept : rng_(c, p, /*shared=*/false) {}
 
     std::uint32_t operator()(std::size_t slot) noexcept {
-        const std::uint64_t b = slot / 4;
-        if (b != current_) {
-            buf_ = rng_.block(b);
-            current_ = b;
+        if (slot - first_ >= words) [[unlikely]] {
+            first_ = slot & ~std::size_t{3};
+            rng_.fill(first_ / 4, buf_);
         }
-        return buf_[slot % 4];
+        return buf_[slot - first_];
+    }
+
+    /// f(j, word of slot j) for j in [first, last), the words drawn in bulk beforehand: the
+    /// loop over f makes no draw calls, so a branch-free f vectorises.
+    template <class F>
+    void for_each(std::size_t first, std::size_t last, F f) noexcept {
+        std::uint32_t w[words];
+        for (std::size_t j0 = first; j0 < last; j0 += words) {
+            const std::size_t len = last - j0 < words ? last - j0 : words;
+            std::size_t i = 0; // slots before a block boundary, then whole blocks, then the rest
+            for (; i < len && (j0 + i) % 4 != 0; ++i)
+                w[i] = (*this)(j0 + i);
+            const std::size_t whole = (len - i) / 4 * 4;
+            rng_.fill((j0 + i) / 4, std::span(w + i, whole));
+            for (i += whole; i < len; ++i)
+                w[i] = (*this)(j0 + i);
+            for (i = 0; i < len; ++i)
+                f(j0 + i, w[i]);
+        }
     }
 
   private:
+    static constexpr std::size_t words = 256;
     philox rng_;
-    std::uint64_t current_ = ~std::uint64_t{0};
-    philox::block_type buf_{};
+    std::size_t first_ = ~std::size_t{0} - words; // no slot is buffered yet
+    std::array<std::uint32_t, words> buf_;
 };
 
 } // namespace commpress

@@ -56,8 +56,9 @@ struct basic_half {
                   std::span<std::uint32_t> codes) const noexcept {
         if constexpr (R == rounding::stochastic) {
             slot_stream rng(c, purpose::quantize);
-            for (std::size_t j = 0; j < v.size(); ++j)
-                codes[j] = convert(static_cast<float>(v[j]), rng(j));
+            rng.for_each(0, v.size(), [&](std::size_t j, std::uint32_t word) {
+                codes[j] = convert(static_cast<float>(v[j]), word);
+            });
         } else if constexpr (F == half_format::binary16 && std::is_same_v<T, float>) {
             kernels::to_binary16_rne(kernels::arch{}, v, codes);
         } else {

@@ -61,11 +61,10 @@ struct natural {
     static std::uint32_t encode_one(float t, std::uint32_t word) noexcept {
         const std::uint32_t u = std::bit_cast<std::uint32_t>(t);
         const std::uint32_t sign = u >> 31, e = (u >> 23) & 0xffu, f = u & 0x7f'ffffu;
-        if (e == 0xffu)
-            return f != 0 ? nan_code : (e << 1) | sign;     // NaN, or +-inf kept
-        const std::uint32_t up = (word >> 9) < f ? 1u : 0u; // P = f / 2^23
-        const std::uint32_t e2 = e + up;                    // 255 = +-inf on overflow
-        return e2 == 0 ? 0u : (e2 << 1) | sign;
+        const std::uint32_t up = (word >> 9) < f && e != 0xffu ? 1u : 0u; // P = f / 2^23
+        const std::uint32_t e2 = e + up;                                  // 255 = +-inf on overflow
+        const std::uint32_t code = e2 == 0 ? 0u : (e2 << 1) | sign;
+        return e == 0xffu && f != 0 ? nan_code : code; // NaN; +-inf keep e = 255
     }
 
     /// The value of a code.
@@ -79,8 +78,9 @@ struct natural {
     void quantize(std::span<const T> v, const draw_context& c, std::span<float>,
                   std::span<std::uint32_t> codes) const noexcept {
         slot_stream rng(c, purpose::quantize);
-        for (std::size_t j = 0; j < v.size(); ++j)
-            codes[j] = encode_one(static_cast<float>(v[j]), rng(j));
+        rng.for_each(0, v.size(), [&](std::size_t j, std::uint32_t word) {
+            codes[j] = encode_one(static_cast<float>(v[j]), word);
+        });
     }
 
     struct decoder {

@@ -26,15 +26,11 @@ template <class T>
 void ternary_round(std::span<const T> v, const draw_context& c, double s,
                    std::span<std::uint32_t> codes) noexcept {
     slot_stream rng(c, purpose::quantize);
-    for (std::size_t j = 0; j < v.size(); ++j) {
+    rng.for_each(0, v.size(), [&](std::size_t j, std::uint32_t word) { // branch-free
         const double a = std::abs(static_cast<double>(v[j]));
-        bool keep;
-        if (a >= s)
-            keep = true;
-        else
-            keep = static_cast<double>(rng(j)) * 0x1p-32 < a / s;
+        const bool keep = (a >= s) | (static_cast<double>(word) * 0x1p-32 < a / s);
         codes[j] = keep ? (std::signbit(v[j]) ? 2u : 1u) : 0u;
-    }
+    });
 }
 
 /// Poisoned tensor (NaN or inf inside): every entry gets the code of its sign, so with the scale

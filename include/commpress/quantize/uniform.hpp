@@ -88,26 +88,28 @@ struct uniform_common {
             scales[2 * k] = mn;
             scales[2 * k + 1] = mx;
             const double dmn = mn, range = static_cast<double>(mx) - dmn; // finite, >= 0
-            for (std::size_t j = start; j < start + len; ++j) {
+            // Branch-free, so that the loop vectorises: every floating-point operation runs
+            // unconditionally (the compiler may not speculate one that could trap), and integer
+            // selects pick the case.
+            const double dmx = mx, r = range == 0 ? 1.0 : range;
+            const auto level = [&](std::size_t j, std::uint32_t word) {
                 const double x = static_cast<double>(v[j]);
-                std::uint32_t code;
-                if (!(x > dmn) || range == 0) // at (or saturated below) the minimum
-                    code = 0;
-                else if (x >= static_cast<double>(mx))
-                    code = L;
-                else {
-                    const double t = std::min((x - dmn) / range * Ld, Ld); // in [0, L]
-                    const double fl = std::floor(t);
-                    code = static_cast<std::uint32_t>(fl);
-                    if constexpr (Stochastic) {
-                        if (code < L && static_cast<double>(rng(j)) * 0x1p-32 < t - fl)
-                            ++code;
-                    } else if (t - fl >= 0.5 && code < L) {
-                        ++code; // ties away from mn
-                    }
-                }
-                codes[j] = code;
-            }
+                const double t = std::min(std::max((x - dmn) / r * Ld, 0.0), Ld); // in [0, L]
+                const double fl = std::floor(t);
+                // Through int32 (fl <= L < 2^31): a direct unsigned conversion is a branch.
+                const auto code = static_cast<std::uint32_t>(static_cast<std::int32_t>(fl));
+                const double frac = t - fl;
+                const bool up = Stochastic ? static_cast<double>(word) * 0x1p-32 < frac
+                                           : frac >= 0.5; // ties away from mn
+                const std::uint32_t inner = code + ((code < L) & up);
+                const bool at_min = !(x > dmn) | (range == 0), at_max = x >= dmx;
+                codes[j] = at_min ? 0u : at_max ? L : inner;
+            };
+            if constexpr (Stochastic)
+                rng.for_each(start, start + len, level);
+            else
+                for (std::size_t j = start; j < start + len; ++j)
+                    level(j, 0);
         }
     }
 

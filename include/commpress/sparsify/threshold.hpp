@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <sstream>
 #include <string>
@@ -15,6 +16,8 @@
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/kernels/arch.hpp>
+#include <commpress/kernels/find.hpp>
 #include <commpress/sparsify/detail/gather.hpp>
 
 namespace commpress::sparsify {
@@ -63,14 +66,22 @@ struct threshold {
 
     template <class T>
     selection<T> select(std::span<const T> x, const draw_context&, workspace& w) const noexcept {
-        w.idx.resize(x.size()); // capacity only: no allocation after the first call
-        std::size_t m = 0;
-        for (std::size_t i = 0; i < x.size(); ++i) { // branch-free: store, then advance
-            w.idx[m] = static_cast<std::uint32_t>(i);
-            m += !(static_cast<double>(std::abs(x[i])) < lambda); // exact for float and double
-        }
-        w.idx.resize(m);
+        w.idx.clear();
+        w.idx.reserve(x.size());             // no allocation after the first call
+        const T bound = at_least<T>(lambda); // |v| >= lambda exactly when |v| >= bound
+        for (std::size_t i = kernels::find_at_least(kernels::arch{}, x, 0, bound); i < x.size();
+             i = kernels::find_at_least(kernels::arch{}, x, i + 1, bound))
+            w.idx.push_back(static_cast<std::uint32_t>(i));
         return {detail::gather(x, std::span<const std::uint32_t>(w.idx), w.vf, w.vd), w.idx};
+    }
+
+    /// The smallest T at or above lambda (a double): for every T v, v >= lambda iff v >= it.
+    template <class T>
+    static T at_least(double lambda) noexcept {
+        T b = static_cast<T>(lambda); // nearest: may lie below lambda
+        if (static_cast<double>(b) < lambda)
+            b = std::nextafter(b, std::numeric_limits<T>::infinity());
+        return b;
     }
 
     std::span<const std::uint32_t> implicit_indices(std::size_t, const draw_context&,

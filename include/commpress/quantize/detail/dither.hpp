@@ -89,11 +89,12 @@ void dither(std::span<const T> v, const draw_context& c, std::span<float> scales
             continue;
         }
         const double scale = nf;
-        for (std::size_t j = start; j < start + len; ++j) {
+        rng.for_each(start, start + len, [&](std::size_t j, std::uint32_t word) {
             const double y = std::abs(static_cast<double>(v[j])) / scale; // in [0, 1]
-            const std::uint32_t level = y > 0 ? round(y, rng(j)) : 0u;
-            codes[j] = (level << 1) | (level != 0 && std::signbit(v[j]) ? 1u : 0u);
-        }
+            const std::uint32_t rounded = round(y, word); // unconditional: the loop vectorises
+            const std::uint32_t level = y > 0 ? rounded : 0u;
+            codes[j] = (level << 1) | ((level != 0) & std::signbit(v[j]) ? 1u : 0u);
+        });
     }
 }
 
@@ -103,10 +104,10 @@ struct uniform_level {
     std::uint32_t s;
     std::uint32_t operator()(double y, std::uint32_t word) const noexcept {
         const double ys = y * static_cast<double>(s), fl = std::floor(ys);
-        const auto l = static_cast<std::uint32_t>(fl);
-        if (l >= s)
-            return s;
-        return static_cast<double>(word) * 0x1p-32 < ys - fl ? l + 1 : l;
+        // Through int32 (fl <= s <= 2^15): a direct unsigned conversion is a branch.
+        const auto l = static_cast<std::uint32_t>(static_cast<std::int32_t>(fl));
+        const std::uint32_t up = static_cast<double>(word) * 0x1p-32 < ys - fl;
+        return l >= s ? s : l + up; // branch-free: the caller's loop vectorises
     }
 };
 

@@ -28,7 +28,7 @@ inline void sample_k(philox& rng, std::size_t n, std::size_t k, sample_workspace
             w.idx[i] = static_cast<std::uint32_t>(i);
         return;
     }
-    if (n <= 64 * k) { // bitmap of n bits: no larger than a hash table, and the scan sorts
+    if (n <= 1024 * k) { // bitmap of n bits: scanning n / 32 words beats sorting k values
         w.table.assign((n + 31) / 32, 0u);
         auto test_set = [&](std::uint32_t v) {
             const std::uint32_t bit = 1u << (v % 32);
