@@ -3,6 +3,7 @@
 // memcpy of the same 4n bytes and plain scalar baselines: docs/benchmarks.md quotes ratios
 // t_memcpy / t_op from one run.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -257,6 +258,86 @@ void baseline_rand_k(benchmark::State& st) {
     set_bytes(st, n);
 }
 
+// Encoders alone, on the code streams they meet in the recipes: throughput counted in bytes of
+// encoded output (the "GB/s of encoded output"), encode and decode.
+
+/// The layout and streams of an encoder benchmark: QSGD codes (16 levels, one norm) for the
+/// dense encoders, the top-1% coordinates with their fp32 codes for the index coders.
+struct code_stream {
+    code_layout layout;
+    std::vector<std::uint32_t> indices, codes;
+};
+
+code_stream stream_of(bool sparse, std::size_t n) {
+    const std::vector<float>& x = gaussian(n);
+    code_stream s;
+    if (sparse) {
+        const sparsify::top_k sp{.ratio = 0.01};
+        sparsify::top_k::workspace w;
+        const auto sel = sp.select(std::span<const float>(x), draw_context{}, w);
+        s.indices.assign(sel.indices.begin(), sel.indices.end());
+        for (const float v : sel.values)
+            s.codes.push_back(std::bit_cast<std::uint32_t>(v));
+        s.layout = {n, s.indices.size(), true, 32, true};
+    } else {
+        const quantize::qsgd q{.levels = 16};
+        std::vector<float> scales(1);
+        s.codes.resize(n);
+        q.quantize(std::span<const float>(x), draw_context{}, std::span<float>(scales),
+                   std::span<std::uint32_t>(s.codes));
+        s.layout = {n, n, false, q.code_bits(), true};
+    }
+    return s;
+}
+
+template <class E, bool Sparse>
+void bm_encode(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    const code_stream s = stream_of(Sparse, n);
+    const E e{};
+    std::vector<std::byte> out(e.max_bytes(s.layout) + 8);
+    std::size_t bytes = 0;
+    for (auto _ : st) {
+        bit_writer w(out);
+        e.encode(s.layout, s.indices, s.codes, w);
+        bytes = w.finish();
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(bytes));
+    set_bits(st, bytes, n);
+}
+
+template <class E, bool Sparse>
+void bm_decode(benchmark::State& st) {
+    const auto n = static_cast<std::size_t>(st.range(0));
+    const code_stream s = stream_of(Sparse, n);
+    const E e{};
+    std::vector<std::byte> buf(e.max_bytes(s.layout) + 8);
+    bit_writer w(buf);
+    e.encode(s.layout, s.indices, s.codes, w);
+    buf.resize(w.finish());
+    std::uint64_t sum = 0;
+    for (auto _ : st) {
+        bit_reader r(buf, "bench");
+        e.decode(s.layout, r, [&](std::size_t, std::uint32_t index, std::uint32_t code) {
+            sum += index ^ code;
+        });
+        benchmark::DoNotOptimize(sum);
+    }
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(buf.size()));
+    set_bits(st, buf.size(), n);
+}
+
+template <class E, bool Sparse>
+void register_encoder(const std::string& name) {
+    for (const char* what : {"encode/", "decode/"}) {
+        auto* b = benchmark::RegisterBenchmark(
+            (what + name).c_str(), what[0] == 'e' ? bm_encode<E, Sparse> : bm_decode<E, Sparse>);
+        b->Arg(large_n)->Unit(benchmark::kMillisecond)->MinTime(min_time);
+    }
+}
+
 void configure(benchmark::internal::Benchmark* b) {
     b->Arg(small_n)->Arg(large_n)->Unit(benchmark::kMillisecond)->MinTime(min_time);
 }
@@ -314,6 +395,13 @@ void register_recipe(const std::string& name) {
     register_recipe<pipeline<sparsify::top_k, quantize::identity, encode::zstd<encode::bitpack>>>(
         "top_k+zstd");
 #endif
+    register_encoder<encode::bitpack, false>("bitpack(qsgd codes)");
+    register_encoder<encode::elias_gamma, false>("elias_gamma(qsgd codes)");
+    register_encoder<encode::elias_delta, false>("elias_delta(qsgd codes)");
+    register_encoder<encode::rans, false>("rans(qsgd codes)");
+    register_encoder<encode::bitpack, true>("bitpack(top_k)");
+    register_encoder<encode::sorted_index, true>("sorted_index(top_k)");
+    register_encoder<encode::elias_gamma, true>("elias_gamma(top_k)");
     return true;
 }();
 

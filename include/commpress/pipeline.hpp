@@ -211,12 +211,7 @@ class pipeline {
                 return r.expect_end();
             }
         }
-        e_.decode(l, r, [&](std::size_t slot, std::uint32_t, std::uint32_t code) {
-            if (!q_.valid_code(code))
-                detail::fail_decode("payload.code[" + std::to_string(slot) +
-                                    "]: " + std::to_string(code) + " is not a valid " +
-                                    std::string(Q::name) + " code");
-        });
+        e_.decode(l, r, code_check{q_});
         r.expect_end();
     }
 
@@ -238,16 +233,14 @@ class pipeline {
                 return q_.dequantizer(std::span<const float>(scales_));
         }();
         const T scale = static_cast<T>(s_.decode_scale(n));
-        if constexpr (!Add)
+        // A dense stream through a fixed-width encoder writes every slot; otherwise the encoder
+        // may skip zero codes (and sparse streams skip coordinates): start from zero.
+        constexpr bool every_slot =
+            S::indices == index_mode::dense && (!Q::zero_code_is_zero || has_exact_bits<E>);
+        if constexpr (!Add && !every_slot)
             std::fill(out.begin(), out.end(), T{0});
         if constexpr (S::indices == index_mode::dense) {
-            e_.decode(l, r, [&](std::size_t slot, std::uint32_t, std::uint32_t code) {
-                const T v = scale * static_cast<T>(dq(slot, code));
-                if constexpr (Add)
-                    out[slot] += weight * v;
-                else
-                    out[slot] = v;
-            });
+            e_.decode(l, r, dense_sink<Add, T, decltype(dq)>{dq, out.data(), scale, weight});
         } else { // scattered: in blocks, so that the scatter kernel can prefetch
             constexpr std::size_t block = 256;
             std::uint32_t at[block];
@@ -296,6 +289,45 @@ class pipeline {
     void set_step(std::uint32_t step) noexcept { step_ = step; }
 
   private:
+    // Encoder sinks: called per code, or per block of codes by encoders that unpack in bulk
+    // (a plain loop over a block vectorises).
+
+    struct code_check { // raises decode_error at the first code Q does not accept
+        const Q& q;
+        void operator()(std::size_t slot, std::uint32_t, std::uint32_t code) const {
+            if (!q.valid_code(code))
+                detail::fail_decode("payload.code[" + std::to_string(slot) +
+                                    "]: " + std::to_string(code) + " is not a valid " +
+                                    std::string(Q::name) + " code");
+        }
+        void block(std::size_t first, std::span<const std::uint32_t> codes) const {
+            std::size_t bad = 0; // a count, not a bool: GCC 12 vectorises sums, not bool ORs
+            for (const std::uint32_t c : codes)
+                bad += !q.valid_code(c);
+            if (bad != 0)
+                for (std::size_t i = 0; i < codes.size(); ++i)
+                    (*this)(first + i, 0, codes[i]);
+        }
+    };
+
+    template <bool Add, class T, class Dq>
+    struct dense_sink { // out[slot] = C(x)_slot, or += weight C(x)_slot
+        const Dq& dq;
+        T* out;
+        T scale, weight;
+        void operator()(std::size_t slot, std::uint32_t, std::uint32_t code) const noexcept {
+            const T v = scale * static_cast<T>(dq(slot, code));
+            if constexpr (Add)
+                out[slot] += weight * v;
+            else
+                out[slot] = v;
+        }
+        void block(std::size_t first, std::span<const std::uint32_t> codes) const noexcept {
+            for (std::size_t i = 0; i < codes.size(); ++i)
+                (*this)(first + i, 0, codes[i]);
+        }
+    };
+
     code_layout layout(std::size_t n, std::size_t m) const noexcept {
         return {n, m, S::indices == index_mode::sent, q_.code_bits(), Q::zero_code_is_zero};
     }

@@ -191,6 +191,20 @@ TEMPLATE_LIST_TEST_CASE("conformance: decompress_add equals decompress then add,
     run(0.0);
 }
 
+TEMPLATE_LIST_TEST_CASE("conformance: decompress overwrites every coordinate of its output",
+                        "[conformance]", compositions) {
+    // Decoders skip what the message does not carry (dropped zero codes, unsent coordinates),
+    // so decompress must clear first: into a buffer of stale values it gives what it gives into
+    // zeros. The Gaussian vector makes QSGD-like quantizers send many zero codes.
+    const auto x = commpress::testing::make<float>(shape::gaussian, 777, 12);
+    auto worker = make<TestType>(42, 5), server = make<TestType>(42, 0);
+    const auto msg = worker.compress(std::span<const float>(x));
+    std::vector<float> clean(x.size(), 0.0f), stale(x.size(), 7.25f);
+    server.decompress(std::span<const std::byte>(msg), std::span<float>(clean));
+    server.decompress(std::span<const std::byte>(msg), std::span<float>(stale));
+    CHECK(bitwise_equal(stale, clean));
+}
+
 TEMPLATE_LIST_TEST_CASE("conformance: edge cases n = 0, n = 1, non-finite inputs", "[conformance]",
                         compositions) {
     auto p = make<TestType>();

@@ -105,7 +105,8 @@ concept has_alpha = requires(const C& c, std::size_t n) {
     { c.alpha(n) } -> std::convertible_to<double>;
 };
 
-/// An encoder whose size depends on the layout only: bits(layout) is exact.
+/// An encoder whose size depends on the layout only: bits(layout) is exact. It then carries
+/// every code (the others may drop zero codes when the layout's zero_code_is_zero).
 template <class E>
 concept has_exact_bits = requires(const E& e, const code_layout& l) {
     { e.bits(l) } noexcept -> std::same_as<std::size_t>;

@@ -79,10 +79,12 @@ class philox {
         kernels::philox_blocks(kernels::arch{}, {key_[0], key_[1]}, worker_, step_, first, out);
     }
 
-    /// Next word of the sequential stream (blocks 0, 1, 2, ... in order).
+    /// Next word of the sequential stream (blocks 0, 1, 2, ... in order), drawn 16 blocks at a
+    /// time through the vectorised kernel.
     std::uint32_t next() noexcept {
-        if (lane_ == 4) {
-            buf_ = block(counter_++);
+        if (lane_ == buf_.size()) [[unlikely]] {
+            fill(counter_, buf_);
+            counter_ += buf_.size() / 4;
             lane_ = 0;
         }
         return buf_[lane_++];
@@ -107,8 +109,8 @@ class philox {
     std::uint32_t worker_;
     std::uint32_t step_;
     std::uint64_t counter_ = 0;
-    block_type buf_{};
-    unsigned lane_ = 4;
+    std::array<std::uint32_t, 64> buf_;
+    std::size_t lane_ = 64; // empty
 };
 
 /// The random word of slot j: lane j % 4 of block j / 4. Stochastic rounding draws through this,

@@ -66,5 +66,24 @@ constexpr std::size_t bucket_count(std::size_t m, std::size_t bucket) noexcept {
     return bucket ? m / bucket + (m % bucket != 0) : 1;
 }
 
+/// The bucket of a slot, slot / bucket (always 0 when bucket is 0: one bucket), by a multiply
+/// instead of a division, for per-element decoders: c = ceil(2^64 / bucket) gives
+/// floor(slot c / 2^64) = slot / bucket exactly for every slot below 2^32 (Lemire, Kaser and
+/// Kurz, "Faster remainder by direct computation", 2019), and slots are below 2^32.
+class bucket_divider {
+  public:
+    bucket_divider(std::size_t bucket) noexcept // NOLINT: converts, as a size in a decoder
+        : one_(bucket == 1), c_(bucket > 1 ? ~std::uint64_t{0} / bucket + 1 : 0) {}
+
+    std::size_t operator()(std::size_t slot) const noexcept {
+        __extension__ using uint128 = unsigned __int128;
+        return one_ ? slot : static_cast<std::size_t>((uint128{c_} * slot) >> 64);
+    }
+
+  private:
+    bool one_;
+    std::uint64_t c_;
+};
+
 } // namespace detail
 } // namespace commpress

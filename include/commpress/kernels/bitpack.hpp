@@ -28,7 +28,12 @@ __extension__ using uint128 = unsigned __int128;
 
 template <class Arch, unsigned W>
 void pack_group(Arch, const std::uint32_t* c, std::byte* out) noexcept {
-    if constexpr (W <= 16) { // eight codes in at most 128 bits
+    if constexpr (W <= 8) { // eight codes in at most 64 bits
+        std::uint64_t acc = 0;
+        for (unsigned t = 0; t < 8; ++t)
+            acc |= std::uint64_t{c[t]} << (t * W);
+        std::memcpy(out, &acc, W);
+    } else if constexpr (W <= 16) { // in at most 128 bits
         uint128 acc = 0;
         for (unsigned t = 0; t < 8; ++t)
             acc |= uint128{c[t]} << (t * W);
@@ -47,12 +52,18 @@ void pack_group(Arch, const std::uint32_t* c, std::byte* out) noexcept {
     }
 }
 
-template <class Arch, unsigned W>
+/// Window: a whole 8- (W <= 8) or 16-byte (W <= 16) load is in bounds; one load, not W bytes.
+template <class Arch, unsigned W, bool Window = false>
 void unpack_group(Arch, const std::byte* in, std::uint32_t* c) noexcept {
     constexpr std::uint32_t mask = W == 32 ? ~0u : (1u << W) - 1;
-    if constexpr (W <= 16) {
+    if constexpr (W <= 8) {
+        std::uint64_t acc = 0;
+        std::memcpy(&acc, in, Window ? 8 : W);
+        for (unsigned t = 0; t < 8; ++t)
+            c[t] = static_cast<std::uint32_t>(acc >> (t * W)) & mask;
+    } else if constexpr (W <= 16) {
         uint128 acc = 0;
-        std::memcpy(&acc, in, W);
+        std::memcpy(&acc, in, Window ? 16 : W);
         for (unsigned t = 0; t < 8; ++t)
             c[t] = static_cast<std::uint32_t>(acc >> (t * W)) & mask;
     } else {
@@ -78,6 +89,19 @@ void pack_width(Arch a, std::span<const std::uint32_t> c, std::byte* out) noexce
             const auto v = static_cast<U>(c[j]);
             std::memcpy(out + j * sizeof(U), &v, sizeof(U));
         }
+    } else if constexpr (W < 8 && 8 % W == 0) { // 1, 2, 4: whole codes per byte (vectorises)
+        constexpr std::size_t per = 8 / W;
+        const std::size_t full = c.size() / per, rest_codes = c.size() % per;
+        const auto pack_byte = [&](std::size_t b, std::size_t k) {
+            std::uint32_t v = 0;
+            for (std::size_t t = 0; t < k; ++t)
+                v |= c[b * per + t] << (t * W);
+            out[b] = static_cast<std::byte>(v);
+        };
+        for (std::size_t b = 0; b < full; ++b)
+            pack_byte(b, per);
+        if (rest_codes) // a partial last byte
+            pack_byte(full, rest_codes);
     } else {
         for (std::size_t g = 0; g < groups; ++g)
             pack_group<Arch, W>(a, c.data() + 8 * g, out + W * g);
@@ -102,8 +126,32 @@ void unpack_width(Arch a, const std::byte* in, std::span<std::uint32_t> c) noexc
             std::memcpy(&v, in + j * sizeof(U), sizeof(U));
             c[j] = v;
         }
+    } else if constexpr (W < 8 && 8 % W == 0) {
+        // 1, 2, 4: each word holds whole codes, each a constant shift of the word. The word
+        // size is the one GCC 12 vectorises best for that width (measured: 0.6-1.0 ms per 2^24
+        // codes, 5x the alternatives).
+        using U = std::conditional_t<W == 1, std::uint32_t,
+                                     std::conditional_t<W == 2, std::uint64_t, std::uint8_t>>;
+        constexpr std::size_t per = 8 * sizeof(U) / W;
+        constexpr std::uint32_t mask = (1u << W) - 1;
+        const std::size_t words = c.size() / per;
+        for (std::size_t k = 0; k < words; ++k) {
+            U w;
+            std::memcpy(&w, in + sizeof(U) * k, sizeof(U));
+            for (std::size_t t = 0; t < per; ++t)
+                c[k * per + t] = static_cast<std::uint32_t>(w >> (t * W)) & mask;
+        }
+        for (std::size_t j = words * per; j < c.size(); ++j)
+            c[j] = (std::to_integer<std::uint32_t>(in[j * W / 8]) >> (j * W % 8)) & mask;
     } else {
-        for (std::size_t g = 0; g < groups; ++g)
+        std::size_t g = 0;
+        if constexpr (W <= 16) { // groups whose whole window lies inside the input
+            constexpr std::size_t window = W <= 8 ? 8 : 16;
+            const std::size_t bytes = packed_bytes(c.size(), W);
+            for (; g < groups && W * g + window <= bytes; ++g)
+                unpack_group<Arch, W, true>(a, in + W * g, c.data() + 8 * g);
+        }
+        for (; g < groups; ++g)
             unpack_group<Arch, W>(a, in + W * g, c.data() + 8 * g);
         if (rest) {
             std::byte bytes[32] = {};

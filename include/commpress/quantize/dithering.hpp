@@ -88,7 +88,7 @@ struct random_dithering {
 
     using decoder = commpress::detail::uniform_level_decoder;
     decoder dequantizer(std::span<const float> scales) const noexcept {
-        return {scales, bucket, static_cast<double>(levels)};
+        return decoder(scales, bucket, static_cast<double>(levels));
     }
 };
 
@@ -163,14 +163,14 @@ struct natural_dithering {
 
     struct decoder {
         std::span<const float> norms;
-        std::size_t bucket;
+        commpress::detail::bucket_divider bucket;
         int levels;
         float operator()(std::size_t slot, std::uint32_t code) const noexcept {
             const std::uint32_t l = code >> 1;
             if (l == 0)
                 return 0.0f;
-            const double v = std::ldexp(static_cast<double>(norms[bucket ? slot / bucket : 0]),
-                                        static_cast<int>(l) - levels);
+            const double v =
+                std::ldexp(static_cast<double>(norms[bucket(slot)]), static_cast<int>(l) - levels);
             return static_cast<float>((code & 1u) ? -v : v);
         }
     };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -92,10 +93,10 @@ struct onebit {
 
     struct decoder {
         std::span<const float> scales;
-        std::size_t bucket;
+        commpress::detail::bucket_divider bucket;
         float operator()(std::size_t slot, std::uint32_t code) const noexcept {
-            const float s = scales[2 * (bucket ? slot / bucket : 0) + code];
-            return code ? -s : s;
+            const float s = scales[2 * bucket(slot) + code];
+            return std::bit_cast<float>(std::bit_cast<std::uint32_t>(s) ^ (code << 31)); // -s
         }
     };
     decoder dequantizer(std::span<const float> scales) const noexcept { return {scales, bucket}; }

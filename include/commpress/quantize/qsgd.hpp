@@ -69,7 +69,7 @@ struct qsgd {
 
     using decoder = commpress::detail::uniform_level_decoder;
     decoder dequantizer(std::span<const float> scales) const noexcept {
-        return {scales, bucket, static_cast<double>(levels)};
+        return decoder(scales, bucket, static_cast<double>(levels));
     }
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -113,19 +114,33 @@ struct uniform_common {
         }
     }
 
+    /// One bucket (two scales): the at most 256 values are tabulated when the decoder is made,
+    /// and decoding is a lookup (same arithmetic, same bits).
     struct decoder {
         std::span<const float> scales;
-        std::size_t bucket;
+        commpress::detail::bucket_divider bucket;
         std::uint32_t top;
-        float operator()(std::size_t slot, std::uint32_t code) const noexcept {
-            const std::size_t k = bucket ? slot / bucket : 0;
+        bool tabulated = false;
+        std::array<float, 256> table{};
+
+        decoder(std::span<const float> s, std::size_t b, std::uint32_t t) noexcept
+            : scales(s), bucket(b), top(t) {
+            if (scales.size() == 2 && top < table.size()) {
+                tabulated = true;
+                for (std::uint32_t c = 0; c <= top; ++c)
+                    table[c] = value(0, c);
+            }
+        }
+
+        float value(std::size_t k, std::uint32_t code) const noexcept {
             const float mn = scales[2 * k], mx = scales[2 * k + 1];
-            if (code == 0)
-                return mn;
-            if (code >= top)
-                return mx;
-            const double lo = mn, hi = mx;
-            return static_cast<float>(lo + static_cast<double>(code) * ((hi - lo) / top));
+            const double lo = mn, hi = mx; // computed for every code, then selected: no branch
+            const auto mid = static_cast<float>(lo + static_cast<double>(code) * ((hi - lo) / top));
+            return code == 0 ? mn : code >= top ? mx : mid;
+        }
+
+        float operator()(std::size_t slot, std::uint32_t code) const noexcept {
+            return tabulated ? table[code] : value(bucket(slot), code);
         }
     };
 };

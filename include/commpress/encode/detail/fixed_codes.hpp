@@ -24,7 +24,8 @@ void encode_fixed(Arch a, std::span<const std::uint32_t> codes, unsigned width,
                     [&](std::span<std::byte> out) { kernels::pack(a, codes, width, out); });
 }
 
-/// sink(j, j, code_j) for j < m, block by block. Raises decode_error if the stream is short.
+/// sink(j, j, code_j) for j < m, block by block (sink.block(first, codes) if the sink has it).
+/// Raises decode_error if the stream is short.
 template <class Arch, class Sink>
 void decode_fixed(Arch a, std::size_t m, unsigned width, bit_reader& r, Sink& sink) {
     const std::span<const std::byte> bytes = r.aligned_bytes(std::uint64_t{m} * width);
@@ -32,8 +33,11 @@ void decode_fixed(Arch a, std::size_t m, unsigned width, bit_reader& r, Sink& si
     for (std::size_t start = 0; start < m; start += code_block) {
         const std::size_t len = std::min(code_block, m - start);
         kernels::unpack(a, bytes.subspan(start * width / 8), width, std::span(block, len));
-        for (std::size_t i = 0; i < len; ++i)
-            sink(start + i, static_cast<std::uint32_t>(start + i), block[i]);
+        if constexpr (requires { sink.block(start, std::span<const std::uint32_t>(block, len)); })
+            sink.block(start, std::span<const std::uint32_t>(block, len));
+        else
+            for (std::size_t i = 0; i < len; ++i)
+                sink(start + i, static_cast<std::uint32_t>(start + i), block[i]);
     }
 }
 
