@@ -21,7 +21,7 @@ class bit_writer {
     explicit bit_writer(std::span<std::byte> out) noexcept : out_(out) {}
 
     /// Appends the low `bits` bits of v (bits <= 32), least significant first.
-    void put(std::uint32_t v, unsigned bits) noexcept {
+    [[gnu::always_inline]] void put(std::uint32_t v, unsigned bits) noexcept {
         assert(bits <= 32 && (bits == 32 || (v >> bits) == 0));
         acc_ |= std::uint64_t{v} << fill_;
         fill_ += bits;
@@ -44,10 +44,14 @@ class bit_writer {
     void gamma(std::uint64_t v) noexcept {
         assert(v >= 1 && v < (std::uint64_t{1} << 33));
         const unsigned n = static_cast<unsigned>(std::bit_width(v)) - 1;
+        if (n < 16) { // the whole code, 2n + 1 <= 31 bits, in one put: low bits of v above a 1
+            const std::uint64_t low = v & ((std::uint64_t{1} << n) - 1);
+            put(static_cast<std::uint32_t>((low << (n + 1)) | (std::uint64_t{1} << n)), 2 * n + 1);
+            return;
+        }
         zeros(n);
         put(1, 1);
-        if (n > 0)
-            put(static_cast<std::uint32_t>(v & ((std::uint64_t{1} << n) - 1)), n);
+        put(static_cast<std::uint32_t>(v & ((std::uint64_t{1} << n) - 1)), n);
     }
 
     /// Whether the next bit starts a byte: aligned_bytes may be used.
@@ -130,6 +134,14 @@ class bit_reader {
 
     /// Reads an Elias gamma code (see bit_writer::gamma); rejects codes above 2^33 - 1.
     std::uint64_t gamma() {
+        { // the common case: the whole code within one peek
+            const std::uint64_t w = peek();
+            const auto z = static_cast<unsigned>(std::countr_zero(w));
+            if (2 * z + 1 <= std::min<std::uint64_t>(remaining(), 57)) {
+                pos_ += 2 * z + 1;
+                return (std::uint64_t{1} << z) | ((w >> (z + 1)) & ((std::uint64_t{1} << z) - 1));
+            }
+        }
         unsigned n = 0;
         for (;;) { // count the leading zeros, up to 64 bits at a time
             const std::uint64_t w = peek();
