@@ -18,7 +18,10 @@ TARGETS = {
     'top_k': [('cd', 0.25), ('add', 5.0)],
     'rand_k': [('c', 5.0), ('add', 5.0)],
 }
-BASELINES = ['top_k', 'fp16', 'qsgd', 'sign', 'rand_k']
+# Table order: recipes.hpp's, then the other registered operators.
+ORDER = ['fp32', 'fp16', 'bf16', 'fp16_sr', 'bf16_sr', 'top_k', 'rand_k', 'qsgd', 'qsgd_packed',
+         'scaled_sign', 'topk_qsgd', 'natural', 'natural_dithering', 'terngrad', 'uniform8',
+         'uniform8_sr', 'threshold', 'dgc_top_k', 'adaptive_rand', 'sign', 'onebit', 'qsgd_rans']
 
 
 def load(path):
@@ -44,6 +47,7 @@ def main():
     for (key, _) in t:
         if key.startswith('compress/') and key[9:] not in ops:
             ops.append(key[9:])
+    ops.sort(key=lambda op: (ORDER.index(op) if op in ORDER else len(ORDER), op))
     lines = []
     p = lines.append
     p('| operator | n | ns/element | GB/s | c+d ratio | target | compress ratio | decompress_add ratio '
@@ -71,7 +75,21 @@ def main():
     p('|---:|---:|---:|')
     for n in sizes:
         m = t[('bm_memcpy', n)]
-        p(f'| 2^{n.bit_length() - 1} | {m * 1e3:.4g} | {8 * n / m / 1e9:.3g} |')
+        p(f'| 2^{n.bit_length() - 1} | {m * 1e3:.4g} | {4 * n / m / 1e9:.3g} |')
+    coders = sorted({key.split('/', 1)[1] for (key, _) in t if key.startswith('encode/')})
+    if coders:
+        p('')
+        p('| encoder (stream) | n | encode ms | decode ms | encoded bytes | encode GB/s out '
+          '| decode GB/s in |')
+        p('|---|---:|---:|---:|---:|---:|---:|')
+        for coder in coders:
+            for n in sizes:
+                if ('encode/' + coder, n) not in t:
+                    continue
+                te, td = t[('encode/' + coder, n)], t[('decode/' + coder, n)]
+                size = bits[('encode/' + coder, n)] * n / 8
+                p(f'| {coder} | 2^{n.bit_length() - 1} | {te * 1e3:.3g} | {td * 1e3:.3g} | '
+                  f'{size:.0f} | {size / te / 1e9:.3g} | {size / td / 1e9:.3g} |')
     open(out + '/benchmarks.md', 'w').write('\n'.join(lines) + '\n')
     open(out + '/benchmarks.dat', 'w').write(
         '# operator ' + ' '.join(f'ratio_2^{n.bit_length() - 1}' for n in sizes) + '\n' +

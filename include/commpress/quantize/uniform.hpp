@@ -89,22 +89,25 @@ struct uniform_common {
             scales[2 * k] = mn;
             scales[2 * k + 1] = mx;
             const double dmn = mn, range = static_cast<double>(mx) - dmn; // finite, >= 0
-            // Branch-free, so that the loop vectorises: every floating-point operation runs
-            // unconditionally (the compiler may not speculate one that could trap), and integer
-            // selects pick the case.
+            // Branch-free for GCC 12's vectoriser under -ftrapping-math: every floating-point
+            // operation runs unconditionally, no std::floor (t >= 0, so truncation is floor),
+            // and integer masks, not selects on floating-point compares, pick the case.
             const double dmx = mx, r = range == 0 ? 1.0 : range;
+            const std::uint32_t flat = range == 0;
             const auto level = [&](std::size_t j, std::uint32_t word) {
                 const double x = static_cast<double>(v[j]);
                 const double t = std::min(std::max((x - dmn) / r * Ld, 0.0), Ld); // in [0, L]
-                const double fl = std::floor(t);
-                // Through int32 (fl <= L < 2^31): a direct unsigned conversion is a branch.
-                const auto code = static_cast<std::uint32_t>(static_cast<std::int32_t>(fl));
-                const double frac = t - fl;
-                const bool up = Stochastic ? static_cast<double>(word) * 0x1p-32 < frac
-                                           : frac >= 0.5; // ties away from mn
-                const std::uint32_t inner = code + ((code < L) & up);
-                const bool at_min = !(x > dmn) | (range == 0), at_max = x >= dmx;
-                codes[j] = at_min ? 0u : at_max ? L : inner;
+                const auto ti = static_cast<std::int32_t>(t);
+                const double frac = t - ti;
+                std::uint32_t up;
+                if constexpr (Stochastic)
+                    up = static_cast<double>(word) * 0x1p-32 < frac;
+                else
+                    up = frac >= 0.5; // ties away from mn
+                const std::uint32_t inner = std::min(static_cast<std::uint32_t>(ti) + up, L);
+                const std::uint32_t at_min = std::uint32_t{!(x > dmn)} | flat; // code 0
+                const std::uint32_t at_max = x >= dmx;                         // code L
+                codes[j] = ((inner & (at_max - 1u)) | (L & (0u - at_max))) & (at_min - 1u);
             };
             if constexpr (Stochastic)
                 rng.for_each(start, start + len, level);

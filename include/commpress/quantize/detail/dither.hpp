@@ -94,9 +94,11 @@ void dither(std::span<const T> v, const draw_context& c, std::span<float> scales
         const double scale = nf;
         rng.for_each(start, start + len, [&](std::size_t j, std::uint32_t word) {
             const double y = std::abs(static_cast<double>(v[j])) / scale; // in [0, 1]
-            const std::uint32_t rounded = round(y, word); // unconditional: the loop vectorises
-            const std::uint32_t level = y > 0 ? rounded : 0u;
-            codes[j] = (level << 1) | ((level != 0) & std::signbit(v[j]) ? 1u : 0u);
+            // y = 0 is level 0 whatever the rounding does there; a mask, not a select on a
+            // floating-point compare, keeps the loop vectorisable.
+            const std::uint32_t level = round(y, word) & (0u - std::uint32_t{y > 0});
+            codes[j] =
+                (level << 1) | (std::uint32_t{level != 0} & std::uint32_t{std::signbit(v[j])});
         });
     }
 }
@@ -106,11 +108,12 @@ void dither(std::span<const T> v, const draw_context& c, std::span<float> scales
 struct uniform_level {
     std::uint32_t s;
     std::uint32_t operator()(double y, std::uint32_t word) const noexcept {
-        const double ys = y * static_cast<double>(s), fl = std::floor(ys);
-        // Through int32 (fl <= s <= 2^15): a direct unsigned conversion is a branch.
-        const auto l = static_cast<std::uint32_t>(static_cast<std::int32_t>(fl));
-        const std::uint32_t up = static_cast<double>(word) * 0x1p-32 < ys - fl;
-        return l >= s ? s : l + up; // branch-free: the caller's loop vectorises
+        // Written for GCC 12's vectoriser under -ftrapping-math: no std::floor (ys >= 0, so
+        // truncation is floor) and no selects on floating-point compares.
+        const double ys = y * static_cast<double>(s);
+        const auto l = static_cast<std::int32_t>(ys);
+        const std::uint32_t up = static_cast<double>(word) * 0x1p-32 < ys - l;
+        return std::min(static_cast<std::uint32_t>(l) + up, s); // ys = s rounds to s
     }
 };
 
