@@ -103,7 +103,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set logscale y
-set yrange [0.005:20]
+set yrange [0.002:20]
 set ylabel 't(memcpy) / t(compress + decompress)'
 set xtics rotate by -45 scale 0
 set grid ytics
