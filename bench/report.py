@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Turns one bench_operators JSON run into the tables of docs/benchmarks.md and a PNG chart.
 
-usage: bench/report.py RUN.json OUT_DIR   (writes OUT_DIR/benchmarks.{md,dat,png}; needs gnuplot)
+usage: bench/report.py RUN.json OUT_DIR
+writes OUT_DIR/tables.md (to paste into docs/benchmarks.md), OUT_DIR/benchmarks.dat and
+OUT_DIR/benchmarks.png (gnuplot); docs/ keeps copies of the last two.
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -42,6 +45,7 @@ def load(path):
 def main():
     context, t, bits = load(sys.argv[1])
     out = sys.argv[2]
+    os.makedirs(out, exist_ok=True)
     sizes = sorted({n for (_, n) in t})
     ops = []
     for (key, _) in t:
@@ -90,7 +94,7 @@ def main():
                 size = bits[('encode/' + coder, n)] * n / 8
                 p(f'| {coder} | 2^{n.bit_length() - 1} | {te * 1e3:.3g} | {td * 1e3:.3g} | '
                   f'{size:.0f} | {size / te / 1e9:.3g} | {size / td / 1e9:.3g} |')
-    open(out + '/benchmarks.md', 'w').write('\n'.join(lines) + '\n')
+    open(out + '/tables.md', 'w').write('\n'.join(lines) + '\n')
     open(out + '/benchmarks.dat', 'w').write(
         '# operator ' + ' '.join(f'ratio_2^{n.bit_length() - 1}' for n in sizes) + '\n' +
         '\n'.join(dat) + '\n')
@@ -111,7 +115,7 @@ set key top left
 plot {plot}, 1 with lines dashtype 2 lc rgb 'black' title 'memcpy'
 """
     subprocess.run(['gnuplot'], input=script.encode(), check=True)
-    print(f"{context.get('date')}: wrote {out}/benchmarks.md, .dat and .png")
+    print(f"{context.get('date')}: wrote {out}/tables.md, benchmarks.dat and benchmarks.png")
 
 
 if __name__ == '__main__':
