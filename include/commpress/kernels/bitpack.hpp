@@ -28,15 +28,11 @@ __extension__ using uint128 = unsigned __int128;
 
 template <class Arch, unsigned W>
 void pack_group(Arch, const std::uint32_t* c, std::byte* out) noexcept {
-    if constexpr (W <= 8) { // eight codes in at most 64 bits
-        std::uint64_t acc = 0;
+    if constexpr (W <= 16) { // eight codes in one 64- or 128-bit accumulator
+        using acc_t = std::conditional_t<W <= 8, std::uint64_t, uint128>;
+        acc_t acc = 0;
         for (unsigned t = 0; t < 8; ++t)
-            acc |= std::uint64_t{c[t]} << (t * W);
-        std::memcpy(out, &acc, W);
-    } else if constexpr (W <= 16) { // in at most 128 bits
-        uint128 acc = 0;
-        for (unsigned t = 0; t < 8; ++t)
-            acc |= uint128{c[t]} << (t * W);
+            acc |= acc_t{c[t]} << (t * W);
         std::memcpy(out, &acc, W);
     } else { // two halves of four codes (4W bits each), the second shifted into place
         uint128 lo = 0, hi = 0;
@@ -56,14 +52,10 @@ void pack_group(Arch, const std::uint32_t* c, std::byte* out) noexcept {
 template <class Arch, unsigned W, bool Window = false>
 void unpack_group(Arch, const std::byte* in, std::uint32_t* c) noexcept {
     constexpr std::uint32_t mask = W == 32 ? ~0u : (1u << W) - 1;
-    if constexpr (W <= 8) {
-        std::uint64_t acc = 0;
-        std::memcpy(&acc, in, Window ? 8 : W);
-        for (unsigned t = 0; t < 8; ++t)
-            c[t] = static_cast<std::uint32_t>(acc >> (t * W)) & mask;
-    } else if constexpr (W <= 16) {
-        uint128 acc = 0;
-        std::memcpy(&acc, in, Window ? 16 : W);
+    if constexpr (W <= 16) {
+        using acc_t = std::conditional_t<W <= 8, std::uint64_t, uint128>;
+        acc_t acc = 0;
+        std::memcpy(&acc, in, Window ? sizeof(acc_t) : W);
         for (unsigned t = 0; t < 8; ++t)
             c[t] = static_cast<std::uint32_t>(acc >> (t * W)) & mask;
     } else {
