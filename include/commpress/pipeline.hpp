@@ -322,9 +322,29 @@ class pipeline {
             else
                 out[slot] = v;
         }
+        // Locals, not members: stores to out could alias them, which keeps GCC from vectorising.
         void block(std::size_t first, std::span<const std::uint32_t> codes) const noexcept {
-            for (std::size_t i = 0; i < codes.size(); ++i)
-                (*this)(first + i, 0, codes[i]);
+            const Dq d = dq;
+            const T s = scale, w = weight;
+            T* const o = out + first;
+            const auto put = [&](std::size_t i, auto v) {
+                if constexpr (Add)
+                    o[i] += w * (s * static_cast<T>(v));
+                else
+                    o[i] = s * static_cast<T>(v);
+            };
+            if constexpr (requires { d.block(first, codes, static_cast<float*>(nullptr)); }) {
+                float v[256]; // the dequantizer converts in bulk (SIMD), the loop scales
+                for (std::size_t i0 = 0; i0 < codes.size(); i0 += std::size(v)) {
+                    const std::size_t len = std::min(std::size(v), codes.size() - i0);
+                    d.block(first + i0, codes.subspan(i0, len), v);
+                    for (std::size_t i = 0; i < len; ++i)
+                        put(i0 + i, v[i]);
+                }
+            } else {
+                for (std::size_t i = 0; i < codes.size(); ++i)
+                    put(i, d(first + i, codes[i]));
+            }
         }
     };
 

@@ -57,3 +57,24 @@ TEST_CASE("from_binary16 with an architecture equals the scalar conversion for e
         CHECK(bad == 0);
     });
 }
+
+TEST_CASE("bulk from_binary16 equals the scalar conversion on every architecture",
+          "[kernels][half]") {
+    std::vector<std::uint32_t> codes(0x10000 + 1); // every code, from index 1: unaligned
+    for (std::uint32_t c = 0; c < 0x10000; ++c)
+        codes[c + 1] = c;
+    const std::size_t n = GENERATE(0u, 1u, 7u, 64u, 4099u, 0x10000u);
+    const auto in = std::span<const std::uint32_t>(codes).subspan(1, n);
+    xsimd::supported_architectures::for_each([&](auto arch) {
+        INFO("arch " << arch.name() << ", n = " << n);
+        std::vector<float> got(n + 1, 2.5f);
+        kernels::from_binary16(arch, in, got.data());
+        CHECK(got.back() == 2.5f);
+        std::size_t bad = 0;
+        for (std::size_t j = 0; j < n; ++j)
+            bad += std::bit_cast<std::uint32_t>(got[j]) !=
+                   std::bit_cast<std::uint32_t>(
+                       kernels::from_binary16(static_cast<std::uint16_t>(in[j])));
+        CHECK(bad == 0);
+    });
+}

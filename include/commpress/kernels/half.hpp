@@ -94,6 +94,26 @@ float from_binary16(Arch, std::uint16_t h) noexcept {
     return from_binary16(h);
 }
 
+/// out[j] = from_binary16(codes[j]) for codes below 2^16, eight at a time in hardware where Arch
+/// has F16C.
+template <class Arch>
+void from_binary16(Arch a, std::span<const std::uint32_t> codes, float* out) noexcept {
+    std::size_t j = 0;
+#if defined(__F16C__) && defined(__AVX2__)
+    if constexpr (detail::f16c<Arch>) {
+        for (; j + 8 <= codes.size(); j += 8) {
+            const __m256i c =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes.data() + j));
+            const __m128i h = _mm_packus_epi32(_mm256_castsi256_si128(c), // no saturation: < 2^16
+                                               _mm256_extracti128_si256(c, 1));
+            _mm256_storeu_ps(out + j, _mm256_cvtph_ps(h));
+        }
+    }
+#endif
+    for (; j < codes.size(); ++j)
+        out[j] = from_binary16(a, static_cast<std::uint16_t>(codes[j]));
+}
+
 /// codes[j] = to_binary16<nearest_even>(x[j]), eight at a time in hardware where Arch has F16C.
 template <class Arch>
 void to_binary16_rne(Arch, std::span<const float> x, std::span<std::uint32_t> codes) noexcept {

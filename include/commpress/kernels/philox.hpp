@@ -32,10 +32,16 @@ struct philox_blocks_fn {
                 x3[l] = ctr3;
             }
             std::uint64_t k0 = key[0], k1 = key[1];
+            // Multipliers the compiler cannot see: GCC 12 turns a multiply by a known constant
+            // into shifts and adds on AVX2 (no 64-bit vector multiply), 22% slower than pmuludq.
+            std::uint64_t m0 = 0xD251'1F53u, m1 = 0xCD9E'8D57u;
+#if defined(__GNUC__)
+            asm("" : "+r"(m0), "+r"(m1));
+#endif
             for (int round = 0; round < 10; ++round) {
                 for (std::size_t l = 0; l < lanes; ++l) {
-                    const std::uint64_t p0 = (x0[l] & lo32) * 0xD251'1F53u;
-                    const std::uint64_t p1 = (x2[l] & lo32) * 0xCD9E'8D57u;
+                    const std::uint64_t p0 = (x0[l] & lo32) * (m0 & lo32);
+                    const std::uint64_t p1 = (x2[l] & lo32) * (m1 & lo32);
                     x0[l] = (p1 >> 32) ^ x1[l] ^ k0;
                     x2[l] = (p0 >> 32) ^ x3[l] ^ k1;
                     x1[l] = p1 & lo32;

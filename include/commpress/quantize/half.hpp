@@ -75,6 +75,10 @@ struct basic_half {
             else
                 return kernels::from_bfloat16(h);
         }
+        void block(std::size_t, std::span<const std::uint32_t> codes, float* out) const noexcept
+            requires(F == half_format::binary16) {
+            kernels::from_binary16(kernels::arch{}, codes, out);
+        }
     };
     decoder dequantizer(std::span<const float>) const noexcept { return {}; }
 
