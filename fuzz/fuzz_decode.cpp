@@ -25,6 +25,7 @@
 #include <cstring>
 #include <exception>
 #include <iterator>
+#include <memory>
 #include <span>
 #include <tuple>
 #include <type_traits>
@@ -73,6 +74,17 @@ template <class P>
 constexpr bool is_induced = false;
 template <class C1, class C2>
 constexpr bool is_induced<induced<C1, C2>> = true;
+
+template <class P>
+constexpr bool is_chunked = false;
+template <class C>
+constexpr bool is_chunked<chunked<C>> = true;
+
+/// Two threads for the chunked targets: errors then cross threads.
+std::shared_ptr<thread_team> fuzz_team() {
+    static const auto team = std::make_shared<thread_team>(2);
+    return team;
+}
 
 /// Calls decompress or decompress_add. Returns true on success, false on decode_error, after
 /// checking that a decode_error left `out` exactly as it was.
@@ -158,6 +170,8 @@ using threshold_rans = pipeline<sparsify::threshold, quantize::qsgd, encode::ran
 using topk_sorted = pipeline<sparsify::top_k, quantize::identity, encode::sorted_index>;
 using topk_zstd = pipeline<sparsify::top_k, quantize::identity, encode::zstd<encode::sorted_index>>;
 using qsgd_zstd = pipeline<sparsify::identity, quantize::qsgd, encode::zstd<encode::elias_gamma>>;
+using chunked_qsgd = chunked<recipes::qsgd>;
+using chunked_top_k = chunked<recipes::top_k>;
 const auto targets = std::make_tuple(
     target<recipes::fp32>{"fp32"}, target<recipes::fp16>{"fp16"}, target<recipes::bf16>{"bf16"},
     target<recipes::fp16_sr>{"fp16_sr"}, target<recipes::bf16_sr>{"bf16_sr"},
@@ -173,7 +187,11 @@ const auto targets = std::make_tuple(
     target<induced_topk_randk>{"induced"}, target<recipes::sign>{"sign"},
     target<recipes::onebit>{"onebit"}, target<recipes::qsgd_rans>{"qsgd_rans"},
     target<threshold_rans>{"threshold_rans"}, target<topk_sorted>{"topk_sorted"},
-    target<topk_zstd>{"topk_zstd"}, target<qsgd_zstd>{"qsgd_zstd"});
+    target<topk_zstd>{"topk_zstd"}, target<qsgd_zstd>{"qsgd_zstd"},
+    target<chunked_qsgd>{"chunked_qsgd"}, target<chunked_top_k>{"chunked_top_k"});
+
+/// Chunks of 61 elements: the fuzzed sizes (up to 8192) make up to 135 chunks and a short one.
+constexpr std::size_t fuzz_chunk = 61;
 
 // ---- part 1: the input bytes as a message, for every recipe -------------------------------
 
@@ -195,6 +213,8 @@ template <class P>
 P bench_config(message_options opts) {
     if constexpr (is_induced<P>)
         return P{bench_config<recipes::top_k>(opts), bench_config<recipes::rand_k>(opts), opts};
+    else if constexpr (is_chunked<P>)
+        return P{bench_config<typename P::inner_type>(opts), fuzz_chunk, fuzz_team(), opts};
     else
         return bench_stages<P>(opts);
 }
@@ -276,6 +296,8 @@ P variant(std::uint8_t v, message_options opts, std::uint32_t worker) {
     if constexpr (is_induced<P>)
         return P{variant_stages<recipes::top_k>(v, opts, worker),
                  variant_stages<recipes::rand_k>(v, opts, worker), opts};
+    else if constexpr (is_chunked<P>)
+        return P{variant<typename P::inner_type>(v, opts, worker), fuzz_chunk, fuzz_team(), opts};
     else
         return variant_stages<P>(v, opts, worker);
 }

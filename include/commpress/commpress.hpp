@@ -3,12 +3,14 @@
 #pragma once
 
 #include <commpress/aggregate/majority_vote.hpp>
+#include <commpress/chunked.hpp>
 #include <commpress/core/bitstream.hpp>
 #include <commpress/core/concepts.hpp>
 #include <commpress/core/error.hpp>
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/core/thread_team.hpp>
 #include <commpress/encode/bitpack.hpp>
 #include <commpress/encode/elias_delta.hpp>
 #include <commpress/encode/elias_gamma.hpp>

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The hot path allocates nothing after warm-up: global operator new is replaced by a counter
-// around compress(x, out) and decompress_add for every shipped composition.
+// around compress(x, out) and decompress_add for every shipped composition, alone and chunked
+// on two threads.
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <tuple>
 #include <vector>
@@ -13,7 +15,12 @@
 
 namespace {
 std::size_t allocations = 0;
+
+std::shared_ptr<commpress::thread_team> team() { // its threads start before the counting
+    static const auto t = std::make_shared<commpress::thread_team>(2);
+    return t;
 }
+} // namespace
 
 void* operator new(std::size_t size) {
     ++allocations;
@@ -24,11 +31,18 @@ void* operator new(std::size_t size) {
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
-template <class P>
+/// compress + decompress_add of P, or of chunked<P> on a team of two threads.
+template <class P, bool Chunked>
 int check() {
     const std::size_t n = 4099;
-    auto worker = commpress::testing::make<P>(1, 1);
-    auto server = commpress::testing::make<P>(1, 0);
+    const auto make = [](std::uint32_t w) {
+        if constexpr (Chunked)
+            return commpress::chunked<P>(commpress::testing::make<P>(1, w), 1000, team());
+        else
+            return commpress::testing::make<P>(1, w);
+    };
+    auto worker = make(1);
+    auto server = make(0);
     const auto x = commpress::testing::make<float>(commpress::testing::shape::gaussian, n, 2);
     std::vector<std::byte> buf(worker.max_message_size(n));
     std::vector<float> acc(n);
@@ -50,8 +64,11 @@ int check() {
 }
 
 int main() {
-    const int failures = std::apply([](auto... p) { return (check<decltype(p)>() + ...); },
-                                    commpress::testing::compositions{});
+    const int failures = std::apply(
+        [](auto... p) {
+            return (check<decltype(p), false>() + ...) + (check<decltype(p), true>() + ...);
+        },
+        commpress::testing::compositions{});
     std::printf("%d compositions allocated on the hot path\n", failures);
     return failures == 0 ? 0 : 1;
 }
