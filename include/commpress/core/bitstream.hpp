@@ -103,12 +103,15 @@ class bit_reader {
     std::uint64_t remaining() const noexcept { return bits_ - pos_; }
 
     /// Reads a field of `bits` bits (bits <= 32).
-    std::uint32_t get(unsigned bits) {
+    std::uint32_t get(unsigned bits) { return static_cast<std::uint32_t>(get_wide(bits)); }
+
+    /// Reads a field of `bits` bits (bits <= 57: one load), e.g. two adjacent fields at once.
+    [[gnu::always_inline]] std::uint64_t get_wide(unsigned bits) {
         if (bits > remaining())
             truncated(bits);
         const std::uint64_t v = peek() & ((std::uint64_t{1} << bits) - 1);
         pos_ += bits;
-        return static_cast<std::uint32_t>(v);
+        return v;
     }
 
     /// Whether the next bit starts a byte: aligned_bytes may be used.
@@ -178,7 +181,7 @@ class bit_reader {
 
   private:
     /// Up to 57 valid bits starting at pos_ (bytes beyond the end read as zero).
-    std::uint64_t peek() const noexcept {
+    [[gnu::always_inline]] std::uint64_t peek() const noexcept {
         const std::size_t byte = static_cast<std::size_t>(pos_ / 8);
         if (std::endian::native == std::endian::little && byte + 8 <= in_.size()) {
             // Fast path, away from the end: one 8-byte load. The 64 - pos_ % 8 bits left after the

@@ -54,6 +54,15 @@ struct bitpack {
             return detail::decode_fixed(kernels::arch{}, l.m, l.code_bits, r, sink);
         const unsigned ib = index_bits(l);
         detail::index_check check(name, l.n);
+        if (l.sends_indices && ib + l.code_bits <= 57) { // index and code in one read
+            for (std::size_t j = 0; j < l.m; ++j) {
+                const std::uint64_t v = r.get_wide(ib + l.code_bits);
+                const auto index = static_cast<std::uint32_t>(v & ((std::uint64_t{1} << ib) - 1));
+                check(j, index);
+                sink(j, index, static_cast<std::uint32_t>(v >> ib));
+            }
+            return;
+        }
         for (std::size_t j = 0; j < l.m; ++j) {
             std::uint32_t index = static_cast<std::uint32_t>(j);
             if (l.sends_indices) {
