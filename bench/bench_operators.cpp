@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <span>
@@ -69,12 +70,23 @@ void bm_memcpy(benchmark::State& st) {
     set_bits(st, 4 * n, n);
 }
 
+template <class P>
+P make_pipeline();
+
 /// The recipes with the parameters docs/benchmarks.md states: 1% of the coordinates for the
 /// sparsifiers (k = 1%, k' = 2% for comp_k, 100 blocks for perm_k, lambda = 2.5758 for
 /// threshold: P(|N(0,1)| >= 2.5758) = 1%), 4 levels for qsgd_packed, defaults otherwise
 /// (qsgd: 16 levels, one norm per tensor).
 template <class P>
 P make() {
+    if constexpr (requires { typename P::inner_type; })
+        return P{}; // on_threads below
+    else
+        return make_pipeline<P>();
+}
+
+template <class P>
+P make_pipeline() {
     typename P::sparsifier_type sp{};
     if constexpr (requires { sp.ratio; })
         sp.ratio = 0.01;
@@ -95,6 +107,15 @@ template <>
 induced_topk_randk make<induced_topk_randk>() {
     return induced_topk_randk{make<recipes::top_k>(), make<recipes::rand_k>()};
 }
+
+/// chunked<P> in chunks of 2^20 on a team of Threads threads, the calling one included: the
+/// multi-threaded compress and decompress.
+template <class P, unsigned Threads>
+struct on_threads : chunked<P> {
+    on_threads()
+        : chunked<P>(make<P>(), std::size_t{1} << 20,
+                     Threads > 1 ? std::make_shared<thread_team>(Threads) : nullptr) {}
+};
 
 /// One message of x, made outside the timed loops of the decoders.
 template <class P>
@@ -350,6 +371,24 @@ void register_recipe(const std::string& name) {
         benchmark::RegisterBenchmark(("decompress_add/" + name).c_str(), bm_decompress_add<P>));
 }
 
+/// "chunked_<name>_t<threads>" for 1 and 2 threads (the machine's cores), at 2^24 only.
+template <class P>
+void register_threads(const std::string& name) {
+    const auto one = [](const std::string& what, auto fn) {
+        benchmark::RegisterBenchmark(what.c_str(), fn)
+            ->Arg(large_n)
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(min_time);
+    };
+    const std::string t1 = "chunked_" + name + "_t1", t2 = "chunked_" + name + "_t2";
+    one("compress/" + t1, bm_compress<on_threads<P, 1>>);
+    one("compress/" + t2, bm_compress<on_threads<P, 2>>);
+    one("decompress/" + t1, bm_decompress<on_threads<P, 1>>);
+    one("decompress/" + t2, bm_decompress<on_threads<P, 2>>);
+    one("decompress_add/" + t1, bm_decompress_add<on_threads<P, 1>>);
+    one("decompress_add/" + t2, bm_decompress_add<on_threads<P, 2>>);
+}
+
 // Registration order is run order (docs/benchmarks.md interleaves the repetitions at random):
 // the memcpy baseline, then the recipes as recipes.hpp lists them.
 [[maybe_unused]] const bool registered = [] {
@@ -395,6 +434,11 @@ void register_recipe(const std::string& name) {
     register_recipe<pipeline<sparsify::top_k, quantize::identity, encode::zstd<encode::bitpack>>>(
         "top_k+zstd");
 #endif
+    register_threads<recipes::fp16>("fp16");
+    register_threads<recipes::qsgd>("qsgd");
+    register_threads<recipes::terngrad>("terngrad");
+    register_threads<recipes::uniform8_sr>("uniform8_sr");
+    register_threads<recipes::top_k>("top_k");
     register_encoder<encode::bitpack, false>("bitpack(qsgd codes)");
     register_encoder<encode::elias_gamma, false>("elias_gamma(qsgd codes)");
     register_encoder<encode::elias_delta, false>("elias_delta(qsgd codes)");

@@ -51,6 +51,8 @@ def main():
     for (key, _) in t:
         if key.startswith('compress/') and key[9:] not in ops:
             ops.append(key[9:])
+    threaded = [op for op in ops if re.fullmatch(r'chunked_.+_t\d+', op)]
+    ops = [op for op in ops if op not in threaded]
     ops.sort(key=lambda op: (ORDER.index(op) if op in ORDER else len(ORDER), op))
     lines = []
     p = lines.append
@@ -80,6 +82,21 @@ def main():
     for n in sizes:
         m = t[('bm_memcpy', n)]
         p(f'| 2^{n.bit_length() - 1} | {m * 1e3:.4g} | {4 * n / m / 1e9:.3g} |')
+    if threaded:
+        p('')
+        p('| chunked operator (chunks of 2^20) | n | threads | compress ms | decompress ms '
+          '| decompress_add ms | c+d ratio | c+d speed-up over 1 thread |')
+        p('|---|---:|---:|---:|---:|---:|---:|---:|')
+        for op in threaded:
+            base, threads = re.fullmatch(r'chunked_(.+)_t(\d+)', op).groups()
+            for n in sizes:
+                if ('compress/' + op, n) not in t:
+                    continue
+                m = t[('bm_memcpy', n)]
+                c, d, a = (t[(k + '/' + op, n)] for k in ('compress', 'decompress', 'decompress_add'))
+                c1, d1 = (t[(k + '/chunked_' + base + '_t1', n)] for k in ('compress', 'decompress'))
+                p(f'| {base} | 2^{n.bit_length() - 1} | {threads} | {c * 1e3:.3g} | {d * 1e3:.3g} | '
+                  f'{a * 1e3:.3g} | {m / (c + d):.3g} | {(c1 + d1) / (c + d):.2f} |')
     coders = sorted({key.split('/', 1)[1] for (key, _) in t if key.startswith('encode/')})
     if coders:
         p('')
