@@ -17,6 +17,7 @@
 #include <commpress/encode/rans.hpp>
 #include <commpress/encode/raw.hpp>
 #include <commpress/encode/sorted_index.hpp>
+#include <commpress/feedback.hpp>
 #include <commpress/induced.hpp>
 #include <commpress/kernels/half.hpp>
 #include <commpress/kernels/reduce.hpp>
