@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+// The simulator: every byte counted per direction, the same run for any thread count, the same
+// iterates as the method's halves driven by hand, partial participation.
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <commpress/experiment/simulator.hpp>
+
+#include "feedback/quadratic.hpp"
+
+using namespace commpress;
+namespace fb = commpress::feedback;
+using commpress::experiment::round_record;
+using commpress::experiment::simulator;
+
+namespace {
+
+constexpr std::size_t d = 40, n = 4;
+
+/// Worker i's part of the quadratic of tests/feedback/quadratic.hpp.
+struct part {
+    const testing::quadratic* q;
+    std::size_t i;
+    std::size_t dim() const { return q->d; }
+    double loss_and_gradient(std::span<const float> x, std::span<float> g) {
+        q->grad(i, x, g);
+        double f = 0;
+        for (std::size_t j = 0; j < q->d; ++j) {
+            const double e = double(x[j]) - q->c[i][j];
+            f += 0.5 * q->D[i][j] * e * e;
+        }
+        return f;
+    }
+};
+
+std::vector<part> parts_of(const testing::quadratic& q) {
+    std::vector<part> p;
+    for (std::size_t i = 0; i < q.n; ++i)
+        p.push_back({&q, i});
+    return p;
+}
+
+template <class C>
+C make(std::uint32_t worker) {
+    typename C::sparsifier_type sp{};
+    sp.ratio = 0.1;
+    if constexpr (requires { sp.independent; })
+        sp.independent = true;
+    return C{sp, {}, {}, seed{3}, stream{.worker = worker}};
+}
+
+template <class M, class C>
+struct trace {
+    std::vector<std::vector<float>> xs;
+    std::vector<round_record> records;
+};
+
+template <class M, class C>
+trace<M, C> simulate(M m, const testing::quadratic& q, int rounds,
+                     experiment::simulation_options opts = {}) {
+    simulator<M, C> sim(m, make<C>, d, n, opts);
+    auto parts = parts_of(q);
+    std::vector<float> x(d, 0.0f);
+    trace<M, C> t;
+    for (int r = 0; r < rounds; ++r) {
+        t.records.push_back(sim.round(std::span<part>(parts), std::span<float>(x)));
+        t.xs.push_back(x);
+    }
+    return t;
+}
+
+} // namespace
+
+TEST_CASE("simulator: the same run on any number of threads", "[simulator]") {
+    const testing::quadratic q(d, n, 1.0);
+    const auto one = simulate<fb::diana, recipes::rand_k>({.gamma = 0.02}, q, 30);
+    for (const unsigned threads : {2u, 3u}) {
+        const auto many = simulate<fb::diana, recipes::rand_k>(
+            {.gamma = 0.02}, q, 30, {.team = std::make_shared<thread_team>(threads)});
+        CHECK(many.xs == one.xs);
+        for (std::size_t r = 0; r < one.records.size(); ++r) {
+            CHECK(many.records[r].bits_up == one.records[r].bits_up);
+            CHECK(many.records[r].grad_norm2 == one.records[r].grad_norm2);
+        }
+    }
+}
+
+TEST_CASE("simulator: bytes per direction are the messages' sizes", "[simulator]") {
+    const testing::quadratic q(d, n, 1.0);
+    const auto t = simulate<fb::ef21, recipes::top_k>({.gamma = 0.02}, q, 5);
+    // Round 1 sends every gradient in binary32: 48-byte header + 4d. Later rounds: top-k of
+    // k = 4 of 40 with 6-bit indices, 4 (32 + 6) = 152 bits = 19 bytes after the header. Down:
+    // x in binary32 each round.
+    const double first = 8.0 * (48 + 4 * d), later = 8.0 * (48 + 19), down = 8.0 * (48 + 4 * d);
+    for (std::size_t r = 0; r < t.records.size(); ++r) {
+        CHECK(t.records[r].bits_up == first + double(r) * later);
+        CHECK(t.records[r].bits_down == double(r + 1) * down);
+    }
+}
+
+TEST_CASE("simulator: the iterates of the halves driven by hand; f and grad f exact",
+          "[simulator]") {
+    const testing::quadratic q(d, n, 1.0);
+    const auto t = simulate<fb::ef21, recipes::top_k>({.gamma = 0.02}, q, 20);
+    std::vector<fb::worker<fb::ef21, recipes::top_k>> w;
+    for (std::uint32_t i = 0; i < n; ++i)
+        w.emplace_back(fb::ef21{.gamma = 0.02}, make<recipes::top_k>(i), d, n);
+    fb::server<fb::ef21, recipes::top_k> s({.gamma = 0.02}, make<recipes::top_k>(0), d, n);
+    auto parts = parts_of(q);
+    std::vector<float> x(d, 0.0f), g(d);
+    std::vector<std::byte> msg(w[0].max_message_size());
+    for (int r = 0; r < 20; ++r) {
+        const auto [f, g2] =
+            experiment::evaluate(std::span<part>(parts), std::span<const float>(x));
+        CHECK(t.records[r].loss == Approx(f).epsilon(1e-12));
+        CHECK(t.records[r].grad_norm2 == Approx(g2).epsilon(1e-12));
+        for (std::size_t i = 0; i < n; ++i) {
+            q.grad(i, std::span<const float>(x), std::span<float>(g));
+            s.receive(std::span<const std::byte>(msg.data(), w[i].step(g, msg)));
+        }
+        s.update(std::span<float>(x));
+        CHECK(x == t.xs[r]);
+    }
+}
+
+TEST_CASE("simulator: partial participation", "[simulator]") {
+    const testing::quadratic q(d, n, 1.0);
+    // All n "sampled" is plain EF21.
+    const auto all =
+        simulate<fb::ef21, recipes::top_k>({.gamma = 0.02}, q, 10, {.participants = n});
+    CHECK(all.xs == simulate<fb::ef21, recipes::top_k>({.gamma = 0.02}, q, 10).xs);
+    // Two of four per round after the first: half the later uplink bytes, a different run,
+    // and the same run again for the same seed.
+    const auto pp =
+        simulate<fb::ef21, recipes::top_k>({.gamma = 0.02}, q, 10, {.participants = 2, .seed = 5});
+    const double first = 8.0 * (48 + 4 * d), later = 8.0 * (48 + 19);
+    CHECK(pp.records.back().bits_up == first + 9 * later / 2);
+    CHECK(pp.records.back().grad_norm2 == -1); // not every gradient was taken
+    CHECK(pp.xs != all.xs);
+    CHECK(pp.xs ==
+          simulate<fb::ef21, recipes::top_k>({.gamma = 0.02}, q, 10, {.participants = 2, .seed = 5})
+              .xs);
+    CHECK_THROWS_AS((simulator<fb::ef21, recipes::top_k>({.gamma = 1}, make<recipes::top_k>, d, n,
+                                                         {.participants = n + 1})),
+                    invalid_parameter);
+}
