@@ -10,6 +10,7 @@ commpress_packages=(
     catch2 libbenchmark-dev                                # tests and benchmarks
     zlib1g-dev libcli11-dev nlohmann-json3-dev             # examples: gzip IDX, command line, JSON
     gnuplot-nox dataset-fashion-mnist                      # plots and the main job's data
+    liblinear-tools                                        # heart_scale, the LIBSVM test file
 )
 
 commpress_install_deps() {

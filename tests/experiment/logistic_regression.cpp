@@ -182,3 +182,26 @@ TEST_CASE("accuracy counts rows whose label has the sign of the margin", "[exper
     const std::vector<float> zero{0.0f, 0.0f}; // margin 0 predicts +1
     CHECK(ex::accuracy(data, zero) == Approx(0.25));
 }
+
+TEST_CASE("the nonconvex regulariser: gradient, and 2 lambda in L", "[experiment][logreg]") {
+    // r(x) = lambda sum x^2 / (1 + x^2), r' = 2 lambda x / (1 + x^2)^2, r'' <= 2 lambda.
+    const auto data = synthetic(120, 30, 8);
+    const double lambda = 0.1;
+    ex::logistic_regression f(data, {0, 120}, lambda, ex::regulariser::nonconvex);
+    ex::logistic_regression plain(data, {0, 120}, 0.0);
+    CHECK(f.smoothness() == Approx(plain.smoothness() + 2 * lambda).epsilon(1e-9));
+    const std::size_t d = f.dim();
+    std::uint64_t seed = 77;
+    const auto x = grid_point(d, seed);
+    std::vector<float> g(d), g0(d);
+    const double fx = f.loss_and_gradient(x, g), f0 = plain.loss_and_gradient(x, g0);
+    double r = 0;
+    for (std::size_t k = 0; k < d; ++k) {
+        const double v = x[k], q = 1 + v * v;
+        r += v * v / q;
+        // The regulariser's part of the gradient, in float: relative rounding ~1e-7.
+        CHECK(double(g[k]) - g0[k] == Approx(2 * lambda * v / (q * q)).margin(1e-6));
+    }
+    CHECK(fx == Approx(f0 + lambda * r).epsilon(1e-12));
+    CHECK(f.loss(x) == Approx(fx).epsilon(1e-12));
+}

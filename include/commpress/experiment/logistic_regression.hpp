@@ -57,12 +57,18 @@ inline double splitmix_uniform(std::uint64_t& state) noexcept {
 
 } // namespace detail
 
-/// f(x) = (1/N) sum_j log(1 + exp(-b_j a_j^T x)) + (lambda/2) ||x||^2 over a block of N rows
-/// of a dataset (one worker's share). Holds a pointer to the data: the dataset must outlive it.
+/// The regulariser r(x) of a logistic regression: (lambda/2) ||x||^2, or the nonconvex
+/// lambda sum_j x_j^2 / (1 + x_j^2) of the EF21 and EF-BV experiments (OPERATORS.md B), whose
+/// second derivative (2 - 6 x^2) / (1 + x^2)^3 is at most 2: it adds 2 lambda to L.
+enum class regulariser : std::uint8_t { l2, nonconvex };
+
+/// f(x) = (1/N) sum_j log(1 + exp(-b_j a_j^T x)) + r(x) over a block of N rows of a dataset
+/// (one worker's share). Holds a pointer to the data: the dataset must outlive it.
 class logistic_regression {
   public:
-    logistic_regression(const dataset& data, row_range rows, double lambda)
-        : data_(&data), rows_(rows), lambda_(lambda), acc_(data.cols) {
+    logistic_regression(const dataset& data, row_range rows, double lambda,
+                        regulariser reg = regulariser::l2)
+        : data_(&data), rows_(rows), lambda_(lambda), reg_(reg), acc_(data.cols) {
         if (rows.count == 0 || rows.first + rows.count > data.rows)
             throw error("logistic_regression: rows [" + std::to_string(rows.first) + ", " +
                         std::to_string(rows.first + rows.count) +
@@ -75,6 +81,11 @@ class logistic_regression {
     std::size_t dim() const noexcept { return data_->cols; }
     std::size_t rows() const noexcept { return rows_.count; }
     double lambda() const noexcept { return lambda_; }
+    regulariser kind() const noexcept { return reg_; }
+    /// The regulariser's share of the smoothness constant: lambda (l2) or 2 lambda (nonconvex).
+    double regulariser_smoothness() const noexcept {
+        return reg_ == regulariser::l2 ? lambda_ : 2 * lambda_;
+    }
     const dataset& data() const noexcept { return *data_; }
     row_range range() const noexcept { return rows_; }
 
@@ -83,7 +94,7 @@ class logistic_regression {
         for (std::size_t j = rows_.first; j < rows_.first + rows_.count; ++j)
             sum += detail::softplus_neg(data_->labels[j] *
                                         detail::dot(data_->row(j).data(), x.data(), dim()));
-        return sum / static_cast<double>(rows_.count) + 0.5 * lambda_ * squared_norm(x);
+        return sum / static_cast<double>(rows_.count) + penalty(x);
     }
 
     /// Writes grad f(x) into `grad` (dim() elements) and returns f(x). Accumulates in double in a
@@ -103,13 +114,16 @@ class logistic_regression {
                 acc_[k] += c * static_cast<double>(a[k]);
         }
         const double inv_n = 1.0 / static_cast<double>(rows_.count);
-        for (std::size_t k = 0; k < d; ++k)
-            grad[k] = static_cast<float>(acc_[k] * inv_n + lambda_ * static_cast<double>(x[k]));
-        return sum * inv_n + 0.5 * lambda_ * squared_norm(x);
+        for (std::size_t k = 0; k < d; ++k) {
+            const double v = static_cast<double>(x[k]), q = 1 + v * v;
+            const double r = reg_ == regulariser::l2 ? lambda_ * v : 2 * lambda_ * v / (q * q);
+            grad[k] = static_cast<float>(acc_[k] * inv_n + r);
+        }
+        return sum * inv_n + penalty(x);
     }
 
-    /// L_i = lambda_max(A_i^T A_i) / (4 N_i) + lambda: the logistic loss has second derivative <=
-    /// 1/4.
+    /// L_i = lambda_max(A_i^T A_i) / (4 N_i) + regulariser_smoothness(): the logistic loss has
+    /// second derivative <= 1/4.
     double smoothness(std::uint64_t seed = 1, int max_iterations = 2000) const;
 
     static double squared_norm(std::span<const float> x) noexcept {
@@ -120,14 +134,24 @@ class logistic_regression {
     }
 
   private:
+    double penalty(std::span<const float> x) const noexcept {
+        if (reg_ == regulariser::l2)
+            return 0.5 * lambda_ * squared_norm(x);
+        double s = 0;
+        for (const float v : x)
+            s += static_cast<double>(v) * v / (1 + static_cast<double>(v) * v);
+        return lambda_ * s;
+    }
+
     const dataset* data_;
     row_range rows_;
     double lambda_;
+    regulariser reg_;
     std::vector<double> acc_;
 };
 
 /// Smoothness of the average f = (1/n) sum_i f_i: lambda_max of (1/n) sum_i A_i^T A_i / (4 N_i),
-/// plus lambda (all parts must share lambda and the data width). Power iteration on that matrix
+/// plus the regulariser's share (all parts must share the regulariser and the data width). Power iteration on that matrix
 /// from a fixed pseudo-random start; it stops when the Rayleigh quotient changes by less than
 /// 1e-12 relative, or after max_iterations. For a PSD matrix the Rayleigh quotient of the power
 /// iterates only grows, so the result never exceeds the true lambda_max and approaches it from
@@ -178,7 +202,7 @@ inline double smoothness(std::span<const logistic_regression> parts, std::uint64
         if (normalise(v) == 0 || converged)
             break;
     }
-    return rayleigh + parts.front().lambda();
+    return rayleigh + parts.front().regulariser_smoothness();
 }
 
 inline double logistic_regression::smoothness(std::uint64_t seed, int max_iterations) const {
