@@ -402,3 +402,26 @@ TEST_CASE("a bucket larger than the tensor is one bucket, even SIZE_MAX",
     CHECK(decode(recipes::qsgd_packed({}, quantize::qsgd{.levels = 4, .bucket = huge})) ==
           decode(recipes::qsgd_packed({}, quantize::qsgd{.levels = 4, .bucket = 0})));
 }
+
+TEST_CASE("uniform: a zero min or max has the sign of the bucket's first zero",
+          "[quantize][uniform][edge]") {
+    // The format was defined by a sequential scan (x < lo ? x : lo), which keeps the first of
+    // equal zeros; the vectorised scan must send the same scale bits.
+    const auto bits_of = [](float f) { return std::bit_cast<std::uint32_t>(f); };
+    for (const bool neg_first : {false, true}) {
+        CAPTURE(neg_first);
+        const float z0 = neg_first ? -0.0f : 0.0f, z1 = -z0;
+        for (const std::size_t bucket : {std::size_t{0}, std::size_t{4}}) {
+            std::vector<float> x = {1.0f, z0, 3.0f, z1, -1.0f, z0, -3.0f, z1};
+            uni_packed p(sparsify::identity{}, quantize::uniform{.bits = 8, .bucket = bucket});
+            const auto msg = p.compress(std::span<const float>(x));
+            if (bucket == 4) {
+                CHECK(bits_of(scale_at(msg, 0)) == bits_of(z0)); // min of {1, z0, 3, z1}
+                CHECK(bits_of(scale_at(msg, 3)) == bits_of(z0)); // max of {-1, z0, -3, z1}
+            } else {
+                CHECK(scale_at(msg, 0) == -3.0f);
+                CHECK(scale_at(msg, 1) == 3.0f);
+            }
+        }
+    }
+}

@@ -16,6 +16,7 @@
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/kernels/reduce.hpp>
 
 namespace commpress::quantize {
 
@@ -23,6 +24,7 @@ namespace commpress::quantize {
 /// `bucket` consecutive values (0 = the whole tensor): code 1 when the sign bit is set, else 0,
 /// and two binary32 scales, the mean of the code-0 entries and the mean |x_i| of the code-1
 /// entries (0 for an empty group); code c decodes to +scale0 or -scale1. Deterministic, biased.
+/// Each group's sum is taken in double in the fixed 16-lane order of kernels/reduce.hpp.
 ///
 /// Scales are magnitudes because the code carries the sign: a scale with its sign bit set is a
 /// corrupt message (valid_scale), and C(x)_i keeps the sign bit of x_i (-0 decodes to -0).
@@ -72,36 +74,93 @@ struct onebit {
     template <class T>
     void quantize(std::span<const T> v, const draw_context&, std::span<float> scales,
                   std::span<std::uint32_t> codes) const noexcept {
+        using U = kernels::detail::bits_t<T>;
+        constexpr U inf_bits = std::bit_cast<U>(std::numeric_limits<T>::infinity());
         const std::size_t m = v.size(), b = bucket ? std::min(bucket, m) : m;
         for (std::size_t start = 0, k = 0; start < m; start += b, ++k) {
-            const std::size_t end = start + std::min(b, m - start);
-            double sum[2] = {0, 0};
-            std::size_t count[2] = {0, 0};
-            bool inf[2] = {false, false};
-            for (std::size_t j = start; j < end; ++j) {
-                const unsigned c = std::signbit(v[j]) ? 1u : 0u;
-                const double a = std::abs(static_cast<double>(v[j]));
-                codes[j] = c;
-                sum[c] += a;
-                ++count[c];
-                inf[c] |= std::isinf(a);
-            }
-            scales[2 * k] = mean(sum[0], count[0], inf[0]);
-            scales[2 * k + 1] = mean(sum[1], count[1], inf[1]);
+            const std::size_t len = std::min(b, m - start);
+            const group_sums_t<T> g = sums(v.data() + start, len, codes.data() + start);
+            scales[2 * k] = mean(g.sum[0], len - g.negative, g.top[0] >= inf_bits);
+            scales[2 * k + 1] = mean(g.sum[1], g.negative, g.top[1] >= inf_bits);
         }
     }
 
     struct decoder {
         std::span<const float> scales;
         commpress::detail::bucket_divider bucket;
+        std::size_t size; // entries per bucket, 0 = one bucket
         float operator()(std::size_t slot, std::uint32_t code) const noexcept {
             const float s = scales[2 * bucket(slot) + code];
             return std::bit_cast<float>(std::bit_cast<std::uint32_t>(s) ^ (code << 31)); // -s
         }
+        /// Bucket by bucket: two constants per run, an integer select per entry (vectorises).
+        void block(std::size_t first, std::span<const std::uint32_t> codes,
+                   float* out) const noexcept {
+            for (std::size_t i = 0; i < codes.size();) {
+                const std::size_t k = bucket(first + i);
+                const std::size_t end =
+                    size ? std::min(codes.size(), (k + 1) * size - first) : codes.size();
+                const std::uint32_t pos = std::bit_cast<std::uint32_t>(scales[2 * k]);
+                const std::uint32_t neg =
+                    std::bit_cast<std::uint32_t>(scales[2 * k + 1]) ^ (1u << 31);
+                for (; i < end; ++i) {
+                    const std::uint32_t is_neg = 0u - codes[i];
+                    out[i] = std::bit_cast<float>((pos & ~is_neg) | (neg & is_neg));
+                }
+            }
+        }
     };
-    decoder dequantizer(std::span<const float> scales) const noexcept { return {scales, bucket}; }
+    decoder dequantizer(std::span<const float> scales) const noexcept {
+        return {scales, bucket, bucket};
+    }
 
   private:
+    template <class U>
+    struct group_sums_of {
+        double sum[2];        ///< sum |x_i| over the code-0 and the code-1 entries
+        std::size_t negative; ///< code-1 entries
+        U top[2];             ///< largest magnitude bit pattern of each group
+    };
+    template <class T>
+    using group_sums_t = group_sums_of<kernels::detail::bits_t<T>>;
+
+    /// Codes, and the sums of each group in kernels::detail::virtual_width_sum's fixed order
+    /// (16 lanes, a fixed tree; the other group's entries add +0): the sums enter the message,
+    /// so they must not depend on the SIMD width, and a sequential sum does not vectorise.
+    template <class T>
+    static group_sums_t<T> sums(const T* x, std::size_t len, std::uint32_t* out) noexcept {
+        using U = kernels::detail::bits_t<T>;
+        constexpr U mag = ~U{0} >> 1;
+        constexpr unsigned sign = 8 * sizeof(U) - 1;
+        constexpr std::size_t w = 16;
+        double lane0[w] = {}, lane1[w] = {};
+        std::size_t negative = 0;
+        U top0 = 0, top1 = 0;
+        // Integer masks on the bit patterns pick the group: no selects on float compares.
+        const auto add = [&](std::size_t j, std::size_t l) {
+            const U u = std::bit_cast<U>(x[j]);
+            const U c = u >> sign, a0 = u & mag & (c - 1), a1 = u & mag & (U{0} - c);
+            out[j] = static_cast<std::uint32_t>(c);
+            negative += static_cast<std::size_t>(c);
+            lane0[l] += static_cast<double>(std::bit_cast<T>(a0));
+            lane1[l] += static_cast<double>(std::bit_cast<T>(a1));
+            top0 = a0 > top0 ? a0 : top0;
+            top1 = a1 > top1 ? a1 : top1;
+        };
+        const std::size_t body = len - len % w;
+        for (std::size_t i = 0; i < body; i += w)
+            for (std::size_t l = 0; l < w; ++l)
+                add(i + l, l);
+        for (std::size_t i = body; i < len; ++i)
+            add(i, i - body);
+        for (std::size_t half = w / 2; half > 0; half /= 2)
+            for (std::size_t l = 0; l < half; ++l) {
+                lane0[l] += lane0[l + half];
+                lane1[l] += lane1[l + half];
+            }
+        return {{lane0[0], lane1[0]}, negative, {top0, top1}};
+    }
+
     /// The binary32 scale of a group: its mean magnitude, rounded to nearest.
     static float mean(double sum, std::size_t count, bool inf) noexcept {
         if (count == 0)

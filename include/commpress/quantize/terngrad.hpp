@@ -107,21 +107,18 @@ struct terngrad {
                   std::span<std::uint32_t> codes) const noexcept {
         if (v.empty())
             return;
-        double mx = 0;
-        bool nan = false, inf = false;
-        for (const T x : v) {
-            const double a = std::abs(static_cast<double>(x));
-            nan |= std::isnan(a);
-            inf |= std::isinf(a);
-            mx = a > mx ? a : mx; // NaN compares false: skipped
-        }
-        if (nan || inf) {
-            scales[0] = nan ? std::numeric_limits<float>::quiet_NaN()
-                            : std::numeric_limits<float>::infinity();
+        // The largest |x_i| by integer compares on the bit patterns (vectorises; a max is exact
+        // in any order), above inf's when some x_i is NaN.
+        using U = kernels::detail::bits_t<T>;
+        constexpr U inf_bits = std::bit_cast<U>(std::numeric_limits<T>::infinity());
+        const U top = kernels::max_magnitude_bits(v);
+        if (top >= inf_bits) {
+            scales[0] = top > inf_bits ? std::numeric_limits<float>::quiet_NaN()
+                                       : std::numeric_limits<float>::infinity();
             detail::ternary_poison(v, codes);
             return;
         }
-        const float s = detail::ternary_scale_up(mx);
+        const float s = detail::ternary_scale_up(static_cast<double>(std::bit_cast<T>(top)));
         scales[0] = s;
         if (!(s > 0.0f)) {
             std::fill(codes.begin(), codes.begin() + static_cast<std::ptrdiff_t>(v.size()), 0u);

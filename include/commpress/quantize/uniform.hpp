@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -11,11 +12,13 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <commpress/core/error.hpp>
 #include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/stage.hpp>
+#include <commpress/kernels/reduce.hpp>
 
 namespace commpress::detail {
 
@@ -61,61 +64,87 @@ struct uniform_common {
     template <bool Stochastic, class T>
     static void run(std::span<const T> v, const draw_context& c, unsigned bits, std::size_t bucket,
                     std::span<float> scales, std::span<std::uint32_t> codes) noexcept {
+        using U = kernels::detail::bits_t<T>;
+        constexpr U inf_bits = std::bit_cast<U>(std::numeric_limits<T>::infinity());
         const std::size_t m = v.size(), b = bucket ? bucket : std::max<std::size_t>(m, 1);
         const std::uint32_t L = top(bits);
-        const double Ld = L;
         slot_stream rng(c, purpose::quantize);
         for (std::size_t start = 0, k = 0; start < m; start += b, ++k) {
             const std::size_t len = std::min(b, m - start);
-            bool nan = false, inf = false;
-            double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-            for (std::size_t j = start; j < start + len; ++j) {
-                const double x = static_cast<double>(v[j]);
-                nan |= std::isnan(x);
-                inf |= std::isinf(x);
-                lo = x < lo ? x : lo;
-                hi = x > hi ? x : hi;
-            }
+            const T* const x = v.data() + start;
+            std::uint32_t* const out = codes.data() + start;
+            const kernels::extremes<T> e = kernels::min_max(std::span<const T>(x, len));
+            const bool nan = e.top > inf_bits, inf = e.top == inf_bits;
             if (nan || inf) {
                 const float q = std::numeric_limits<float>::quiet_NaN();
                 const float i = std::numeric_limits<float>::infinity();
                 scales[2 * k] = nan ? q : -i;
                 scales[2 * k + 1] = nan ? q : i;
-                for (std::size_t j = start; j < start + len; ++j)
-                    codes[j] = !nan && !std::signbit(v[j]) ? L : 0u;
+                for (std::size_t j = 0; j < len; ++j)
+                    out[j] = !nan && !std::signbit(x[j]) ? L : 0u;
                 continue;
             }
+            // A zero min or max has the sign of the bucket's first zero, as in the sequential
+            // scan (x < lo ? x : lo) that defined the format; min_max puts -0 below +0.
+            const double lo = e.lo == 0 ? first_zero(x, len) : static_cast<double>(e.lo);
+            const double hi = e.hi == 0 ? first_zero(x, len) : static_cast<double>(e.hi);
             const float mn = down(lo), mx = up(hi);
             scales[2 * k] = mn;
             scales[2 * k + 1] = mx;
-            const double dmn = mn, range = static_cast<double>(mx) - dmn; // finite, >= 0
-            // Branch-free for GCC 12's vectoriser under -ftrapping-math: every floating-point
-            // operation runs unconditionally, no std::floor (t >= 0, so truncation is floor),
-            // and integer masks, not selects on floating-point compares, pick the case.
-            const double dmx = mx, r = range == 0 ? 1.0 : range;
+            const double range = static_cast<double>(mx) - static_cast<double>(mn); // >= 0
+            // By value into the loops: a store to out could otherwise alias L or flat.
             const std::uint32_t flat = range == 0;
-            const auto level = [&](std::size_t j, std::uint32_t word) {
-                const double x = static_cast<double>(v[j]);
-                const double t = std::min(std::max((x - dmn) / r * Ld, 0.0), Ld); // in [0, L]
-                const auto ti = static_cast<std::int32_t>(t);
-                const double frac = t - ti;
-                std::uint32_t up;
-                if constexpr (Stochastic)
-                    up = static_cast<double>(word) * 0x1p-32 < frac;
-                else
-                    up = frac >= 0.5; // ties away from mn
-                const std::uint32_t inner = std::min(static_cast<std::uint32_t>(ti) + up, L);
-                const std::uint32_t at_min = std::uint32_t{!(x > dmn)} | flat; // code 0
-                const std::uint32_t at_max = x >= dmx;                         // code L
-                codes[j] = ((inner & (at_max - 1u)) | (L & (0u - at_max))) & (at_min - 1u);
-            };
+            const level_fn f{mn, mx, flat ? 1.0 : range, static_cast<double>(L), L, flat};
+            // Float buckets hold x in [mn, mx] exactly (mn, mx are their min and max).
+            constexpr bool Clamp = !std::is_same_v<T, float>;
             if constexpr (Stochastic)
-                rng.for_each(start, start + len, level);
+                rng.for_each(
+                    start, start + len, [x, out, f, start](std::size_t j, std::uint32_t w) {
+                        out[j - start] =
+                            f.template code<true, Clamp>(static_cast<double>(x[j - start]), w);
+                    });
             else
-                for (std::size_t j = start; j < start + len; ++j)
-                    level(j, 0);
+                for (std::size_t j = 0; j < len; ++j)
+                    out[j] = f.template code<false, Clamp>(static_cast<double>(x[j]), 0);
         }
     }
+
+    template <class T>
+    static double first_zero(const T* x, std::size_t len) noexcept {
+        for (std::size_t j = 0; j < len; ++j)
+            if (x[j] == 0)
+                return static_cast<double>(x[j]);
+        return 0.0; // not reached: min_max found a zero
+    }
+
+    /// The code of a finite x in a bucket with finite scales mn <= mx. Branch-free for GCC 12's
+    /// vectoriser under -ftrapping-math: every floating-point operation runs unconditionally,
+    /// no std::floor (t >= 0, so truncation is floor), and integer masks, not selects on
+    /// floating-point compares, pick the case. Clamp: t is clamped to [0, L] first, needed only
+    /// when mn > x or mx < x is possible (doubles beyond +-FLT_MAX); float buckets skip it, as a
+    /// clamp that GCC leaves as a branch before the conversion to int stops the vectoriser.
+    struct level_fn {
+        double dmn, dmx, r, Ld; // r: mx - mn, or 1 for a flat bucket
+        std::uint32_t L, flat;
+
+        template <bool Stochastic, bool Clamp>
+        std::uint32_t code(double x, std::uint32_t word) const noexcept {
+            double t = (x - dmn) / r * Ld; // in [0, L] for x in [mn, mx]: rounding is monotone
+            if constexpr (Clamp)
+                t = std::min(std::max(t, 0.0), Ld);
+            const auto ti = static_cast<std::int32_t>(t);
+            const double frac = t - ti;
+            std::uint32_t up;
+            if constexpr (Stochastic)
+                up = static_cast<double>(word) * 0x1p-32 < frac;
+            else
+                up = frac >= 0.5; // ties away from mn
+            const std::uint32_t inner = std::min(static_cast<std::uint32_t>(ti) + up, L);
+            const std::uint32_t at_min = std::uint32_t{!(x > dmn)} | flat; // code 0
+            const std::uint32_t at_max = x >= dmx;                         // code L
+            return ((inner & (at_max - 1u)) | (L & (0u - at_max))) & (at_min - 1u);
+        }
+    };
 
     /// One bucket (two scales): the at most 256 values are tabulated when the decoder is made,
     /// and decoding is a lookup (same arithmetic, same bits).
