@@ -52,6 +52,7 @@ def main():
         if key.startswith('compress/') and key[9:] not in ops:
             ops.append(key[9:])
     threaded = [op for op in ops if re.fullmatch(r'chunked_.+_t\d+', op)]
+    threaded.sort(key=lambda op: (ORDER.index(op[8:op.rindex('_t')]) if op[8:op.rindex('_t')] in ORDER else len(ORDER), op))
     ops = [op for op in ops if op not in threaded]
     ops.sort(key=lambda op: (ORDER.index(op) if op in ORDER else len(ORDER), op))
     lines = []
