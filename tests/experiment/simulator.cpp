@@ -98,6 +98,7 @@ TEST_CASE("simulator: bytes per direction are the messages' sizes", "[simulator]
     const double first = 8.0 * (48 + 4 * d), later = 8.0 * (48 + 19), down = 8.0 * (48 + 4 * d);
     for (std::size_t r = 0; r < t.records.size(); ++r) {
         CHECK(t.records[r].bits_up == first + double(r) * later);
+        CHECK(t.records[r].payload_bits_up == 8.0 * (4 * d + 19 * double(r)));
         CHECK(t.records[r].bits_down == double(r + 1) * down);
     }
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <commpress/core/error.hpp>
+#include <commpress/core/message.hpp>
 #include <commpress/core/seed.hpp>
 #include <commpress/core/thread_team.hpp>
 #include <commpress/feedback.hpp>
@@ -42,8 +43,11 @@ struct simulation_options {
 /// at the point the round's gradients were taken (exact when every worker took part).
 struct round_record {
     std::size_t round = 0;
-    double bits_up = 0;   ///< worker -> server, per worker, cumulative
+    double bits_up = 0;   ///< worker -> server, per worker, cumulative, whole messages
     double bits_down = 0; ///< server -> worker, per worker, cumulative
+    /// bits_up without the 48-byte headers: the papers' count (e.g. 32 k per top-k message
+    /// plus the indices), to compare with their figures.
+    double payload_bits_up = 0;
     double loss = 0;
     double grad_norm2 = 0;
 };
@@ -63,10 +67,11 @@ class simulator {
     simulator(M method, Make make, std::size_t d, std::size_t n, simulation_options opts = {})
         : server_(method, make(0), d, n), opts_(std::move(opts)), d_(d) {
         if (n == 0 || opts_.participants > n)
-            detail::fail_parameter("simulator: " + std::to_string(opts_.participants) +
-                                   " participants of " + std::to_string(n) + " workers");
+            commpress::detail::fail_parameter("simulator: " + std::to_string(opts_.participants) +
+                                              " participants of " + std::to_string(n) + " workers");
         if (std::is_same_v<M, feedback::marina> && opts_.participants != 0)
-            detail::fail_parameter("simulator: marina's shared coin needs every worker each round");
+            commpress::detail::fail_parameter(
+                "simulator: marina's shared coin needs every worker each round");
         workers_.reserve(n);
         for (std::uint32_t i = 0; i < n; ++i)
             workers_.emplace_back(method, make(i), d, n);
@@ -85,9 +90,10 @@ class simulator {
     round_record round(std::span<P> parts, std::span<float> x) {
         const std::size_t n = workers_.size();
         if (parts.size() != n || x.size() != d_)
-            detail::fail_parameter("simulator::round: " + std::to_string(parts.size()) +
-                                   " parts and " + std::to_string(x.size()) + " coordinates for " +
-                                   std::to_string(n) + " workers, d = " + std::to_string(d_));
+            commpress::detail::fail_parameter("simulator::round: " + std::to_string(parts.size()) +
+                                              " parts and " + std::to_string(x.size()) +
+                                              " coordinates for " + std::to_string(n) +
+                                              " workers, d = " + std::to_string(d_));
         const std::span<const std::uint32_t> who = participants();
         const std::size_t down = fp32_.compress(std::span<const float>(x), down_);
         std::vector<double>& loss = loss_;
@@ -111,6 +117,7 @@ class simulator {
         for (const std::uint32_t i : who) {
             server_.receive(std::span<const std::byte>(msg_[i].data(), used_[i]));
             bytes_up_ += used_[i];
+            payload_up_ += used_[i] - message_header::size;
             bytes_down_ += down;
             r.loss += loss[i] / static_cast<double>(n);
             for (std::size_t j = 0; j < d_; ++j)
@@ -119,6 +126,7 @@ class simulator {
         server_.update(x);
         r.bits_up = 8.0 * static_cast<double>(bytes_up_) / static_cast<double>(n);
         r.bits_down = 8.0 * static_cast<double>(bytes_down_) / static_cast<double>(n);
+        r.payload_bits_up = 8.0 * static_cast<double>(payload_up_) / static_cast<double>(n);
         if (who.size() == n) // the gradients of every worker at the same x: grad f exactly
             for (const double g : mean)
                 r.grad_norm2 += g * g;
@@ -162,7 +170,7 @@ class simulator {
     std::vector<double> loss_, mean_;
     std::vector<std::uint32_t> order_;
     std::size_t round_ = 0;
-    std::uint64_t bytes_up_ = 0, bytes_down_ = 0;
+    std::uint64_t bytes_up_ = 0, bytes_down_ = 0, payload_up_ = 0;
 };
 
 /// f(x) = (1/n) sum f_i(x) and ||grad f(x)||^2, every part evaluated (grad is scratch space).
