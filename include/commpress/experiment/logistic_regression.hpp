@@ -151,11 +151,11 @@ class logistic_regression {
 };
 
 /// Smoothness of the average f = (1/n) sum_i f_i: lambda_max of (1/n) sum_i A_i^T A_i / (4 N_i),
-/// plus the regulariser's share (all parts must share the regulariser and the data width). Power iteration on that matrix
-/// from a fixed pseudo-random start; it stops when the Rayleigh quotient changes by less than
-/// 1e-12 relative, or after max_iterations. For a PSD matrix the Rayleigh quotient of the power
-/// iterates only grows, so the result never exceeds the true lambda_max and approaches it from
-/// below.
+/// plus the regulariser's share (all parts must share the regulariser and the data width). Power
+/// iteration on that matrix from a fixed pseudo-random start; it stops when the Rayleigh quotient
+/// changes by less than 1e-12 relative, or after max_iterations. For a PSD matrix the Rayleigh
+/// quotient of the power iterates only grows, so the result never exceeds the true lambda_max and
+/// approaches it from below.
 inline double smoothness(std::span<const logistic_regression> parts, std::uint64_t seed = 1,
                          int max_iterations = 2000) {
     if (parts.empty())
