@@ -6,7 +6,7 @@
 // label over 20 workers, independent compressors, DIANA's step 1 / ((1 + 6 omega / n) L) (the
 // EF-BV code's) for both methods.
 //
-//   diana_vs_dcgd [--rounds 2000] [--workers 20] [--ratio 0.1] [--lambda 1e-3] [--target 1e-6]
+//   diana_vs_dcgd [--rounds 2000] [--workers 20] [--ratio 0.1] [--lambda 1] [--target 1e-8]
 //                 [--threads 2] [--data-dir DIR] [--out results/diana_vs_dcgd]
 #include <cstdio>
 #include <fstream>
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     o.max_rounds = 2000;
     std::size_t workers = 20;
     unsigned threads = 2;
-    double ratio = 0.1, lambda = 1e-3, target = 1e-6;
+    double ratio = 0.1, lambda = 1, target = 1e-8;
     std::string data_dir = "/usr/share/datasets/fashion-mnist", out = "results/diana_vs_dcgd";
     CLI::App app{"DIANA vs DCGD on heterogeneous data (OPERATORS.md B.1, B.2)"};
     app.add_option("--rounds", o.max_rounds, "rounds per arm");

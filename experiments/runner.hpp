@@ -144,11 +144,13 @@ inline void print_table(const std::vector<curve>& curves, double target) {
                 "payload bits to target");
     for (const curve& c : curves) {
         const double b = c.payload_bits_to(target);
+        char bits[32];
+        std::snprintf(bits, sizeof bits, "%.4g", b);
         std::printf("%-34s %12.4g %8zu %14.4e %22s\n", c.label.c_str(), c.gamma, c.grad2.size(),
                     c.final_grad2(),
                     c.diverged ? "diverged"
                     : b < 0    ? "not reached"
-                               : std::to_string(b).c_str());
+                               : bits);
     }
 }
 
