@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Experiment 1 (OPERATORS.md E.1): EF21 against classic error feedback with top-k, k = 1 and 8,
 // at EF21's theoretical step times 1, 4, 16, ..., 1024 (the EF-BV scripts go to 1024);
-// ||grad f||^2 against the bits each worker sends. Logistic regression with the nonconvex regulariser (lambda = 0.1) on Fashion-MNIST
-// T-shirt vs Shirt, rows sorted by label over 20 workers, x0 ~ N(0, I).
+// ||grad f||^2 against the bits each worker sends. Logistic regression with the nonconvex
+// regulariser (lambda = 0.1) on Fashion-MNIST T-shirt vs Shirt, rows sorted by label over 20
+// workers, x0 ~ N(0, I).
 //
 //   ef21_vs_ef [--rounds 2000] [--workers 20] [--ks 1,8] [--factors 1,4,16,64,256,1024]
 //              [--target 0.1] [--threads 2] [--data-dir DIR] [--out results/ef21_vs_ef]
