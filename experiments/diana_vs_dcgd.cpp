@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
         auto csv = open_csv(std::filesystem::path(out) / "curves.csv");
         std::vector<curve> curves;
         compare<rand_k>(
-            "rand-k " + std::to_string(ratio),
+            "rand-k " + std::to_string(int(ratio * 100 + 0.5)) + "%",
             [ratio](std::uint32_t i) {
                 return rand_k{{.ratio = ratio, .independent = true},
                               {},
