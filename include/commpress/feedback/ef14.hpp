@@ -3,6 +3,7 @@
 // gradient a compressor drops is remembered and sent later.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -59,7 +60,36 @@ class ef14_worker {
     std::span<const T> memory() const noexcept { return e_; }
     std::uint32_t round() const noexcept { return round_; }
 
+    /// The state between rounds: the round, the step size, the compressor's step and e_i.
+    std::vector<std::byte> save() const {
+        detail::checkpoint_writer w(key(), std::type_identity<T>{});
+        w.u64(round_);
+        w.f64(gamma_);
+        w.u64(c_.step());
+        w.values(std::span<const T>(e_));
+        return w.finish();
+    }
+    void load(std::span<const std::byte> bytes) {
+        detail::checkpoint_reader r(bytes, key(), std::type_identity<T>{});
+        const std::uint64_t round = r.u64();
+        const double gamma = r.f64();
+        const std::uint64_t step = r.u64();
+        std::vector<T> e;
+        r.values(e, e_.size());
+        r.expect_end();
+        if (!(gamma > 0))
+            commpress::detail::fail_decode("checkpoint: ef14 step size " + std::to_string(gamma));
+        round_ = static_cast<std::uint32_t>(round);
+        gamma_ = gamma;
+        c_.set_step(static_cast<std::uint32_t>(step));
+        e_ = std::move(e);
+    }
+
   private:
+    checkpoint_key key() const {
+        return detail::key_of(0, ef14::name, {0, 0, 0, 0, start::zero}, c_, e_.size());
+    }
+
     C c_;
     double gamma_ = 0;
     std::vector<T> e_, p_, v_;
@@ -91,7 +121,24 @@ class ef14_server {
 
     std::uint32_t round() const noexcept { return round_; }
 
+    std::vector<std::byte> save() const {
+        detail::checkpoint_writer w(key(), std::type_identity<T>{});
+        w.u64(round_);
+        return w.finish();
+    }
+    void load(std::span<const std::byte> bytes) {
+        detail::checkpoint_reader r(bytes, key(), std::type_identity<T>{});
+        const std::uint64_t round = r.u64();
+        r.expect_end();
+        round_ = static_cast<std::uint32_t>(round);
+        std::fill(sum_.begin(), sum_.end(), T{0});
+    }
+
   private:
+    checkpoint_key key() const {
+        return detail::key_of(1, ef14::name, {0, 0, 0, 0, start::zero}, c_, sum_.size());
+    }
+
     C c_;
     std::size_t workers_;
     std::vector<T> sum_;

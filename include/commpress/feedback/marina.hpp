@@ -35,6 +35,10 @@ struct marina {
 };
 
 namespace detail {
+/// MARINA's constants in the checkpoint key: gamma, and p in the place of lambda (the coin's
+/// seed goes in as the key's extra field).
+inline shift_rule rule(const marina& m) { return {m.gamma, m.p, 0, 0, start::gradient}; }
+
 inline void check_marina(const marina& m) {
     if (!(m.gamma > 0) || !(m.p > 0 && m.p <= 1))
         commpress::detail::fail_parameter(
@@ -76,7 +80,32 @@ class marina_worker {
 
     std::uint32_t round() const noexcept { return round_; }
 
+    /// The state between rounds: the round, both compressors' steps and the last gradient.
+    std::vector<std::byte> save() const {
+        detail::checkpoint_writer w(key(), std::type_identity<T>{});
+        w.u64(round_);
+        w.u64(c_.step());
+        w.u64(fp32_.step());
+        w.values(std::span<const T>(prev_));
+        return w.finish();
+    }
+    void load(std::span<const std::byte> bytes) {
+        detail::checkpoint_reader r(bytes, key(), std::type_identity<T>{});
+        const std::uint64_t round = r.u64(), step = r.u64(), full_step = r.u64();
+        std::vector<T> prev;
+        r.values(prev, prev_.size());
+        r.expect_end();
+        round_ = static_cast<std::uint32_t>(round);
+        c_.set_step(static_cast<std::uint32_t>(step));
+        fp32_.set_step(static_cast<std::uint32_t>(full_step));
+        prev_ = std::move(prev);
+    }
+
   private:
+    checkpoint_key key() const {
+        return detail::key_of(0, marina::name, detail::rule(m_), c_, prev_.size(), m_.seed);
+    }
+
     marina m_;
     C c_;
     recipes::fp32 fp32_;
@@ -117,7 +146,28 @@ class marina_server {
     std::span<const T> direction() const noexcept { return g_; }
     std::uint32_t round() const noexcept { return round_; }
 
+    std::vector<std::byte> save() const {
+        detail::checkpoint_writer w(key(), std::type_identity<T>{});
+        w.u64(round_);
+        w.values(std::span<const T>(g_));
+        return w.finish();
+    }
+    void load(std::span<const std::byte> bytes) {
+        detail::checkpoint_reader r(bytes, key(), std::type_identity<T>{});
+        const std::uint64_t round = r.u64();
+        std::vector<T> g;
+        r.values(g, g_.size());
+        r.expect_end();
+        round_ = static_cast<std::uint32_t>(round);
+        g_ = std::move(g);
+        std::fill(sum_.begin(), sum_.end(), T{0});
+    }
+
   private:
+    checkpoint_key key() const {
+        return detail::key_of(1, marina::name, detail::rule(m_), c_, g_.size(), m_.seed);
+    }
+
     marina m_;
     C c_;
     recipes::fp32 fp32_;

@@ -14,6 +14,7 @@
 
 #include <commpress/core/concepts.hpp>
 #include <commpress/core/error.hpp>
+#include <commpress/feedback/checkpoint.hpp>
 #include <commpress/feedback/step_size.hpp>
 #include <commpress/recipes.hpp>
 
@@ -110,6 +111,27 @@ shift_rule rule_of(const M& m, const C& c, std::size_t d, std::size_t workers) {
     }
 }
 
+/// The stream a compressor draws from: its own, or its inner pipeline's (chunked).
+template <class C>
+stream stream_of(const C& c) noexcept {
+    if constexpr (requires { c.stream_id(); })
+        return c.stream_id();
+    else if constexpr (requires { c.inner().stream_id(); })
+        return c.inner().stream_id();
+    else
+        return {};
+}
+
+/// What a checkpoint of method `name` with this rule and compressor must match on load.
+template <class C>
+checkpoint_key key_of(std::uint8_t half, const char* name, const shift_rule& r, const C& c,
+                      std::size_t d, std::uint64_t extra = 0) {
+    fingerprint_builder f;
+    f("feedback")(name)(r.gamma)(r.lambda)(r.nu)(r.momentum)(r.init)(c.fingerprint())(d)(extra);
+    const stream s = stream_of(c);
+    return {half, f.value(), s.tensor, half == 0 ? s.worker : 0u};
+}
+
 inline void check_dimension(const char* where, std::size_t got, std::size_t d) {
     if (got != d)
         commpress::detail::fail_parameter(
@@ -156,7 +178,29 @@ class shift_worker {
     const detail::shift_rule& rule() const noexcept { return rule_; }
     std::uint32_t round() const noexcept { return round_; }
 
+    /// The state between rounds: the round, the compressor's step and h_i.
+    std::vector<std::byte> save() const {
+        detail::checkpoint_writer w(key(), std::type_identity<T>{});
+        w.u64(round_);
+        w.u64(c_.step());
+        w.values(std::span<const T>(h_));
+        return w.finish();
+    }
+    /// Restores save()'s state; throws decode_error, changing nothing, if it does not fit.
+    void load(std::span<const std::byte> bytes) {
+        detail::checkpoint_reader r(bytes, key(), std::type_identity<T>{});
+        const std::uint64_t round = r.u64(), step = r.u64();
+        std::vector<T> h;
+        r.values(h, h_.size());
+        r.expect_end();
+        round_ = static_cast<std::uint32_t>(round);
+        c_.set_step(static_cast<std::uint32_t>(step));
+        h_ = std::move(h);
+    }
+
   private:
+    checkpoint_key key() const { return detail::key_of(0, M::name, rule_, c_, h_.size()); }
+
     C c_;
     recipes::fp32 fp32_;
     detail::shift_rule rule_;
@@ -212,7 +256,33 @@ class shift_server {
     const detail::shift_rule& rule() const noexcept { return rule_; }
     std::uint32_t round() const noexcept { return round_; }
 
+    /// The state between rounds (after update): the round, h, g and the momentum v.
+    std::vector<std::byte> save() const {
+        detail::checkpoint_writer w(key(), std::type_identity<T>{});
+        w.u64(round_);
+        w.values(std::span<const T>(h_));
+        w.values(std::span<const T>(g_));
+        w.values(std::span<const T>(v_));
+        return w.finish();
+    }
+    void load(std::span<const std::byte> bytes) {
+        detail::checkpoint_reader r(bytes, key(), std::type_identity<T>{});
+        const std::uint64_t round = r.u64();
+        std::vector<T> h, g, v;
+        r.values(h, h_.size());
+        r.values(g, h_.size());
+        r.values(v, h_.size());
+        r.expect_end();
+        round_ = static_cast<std::uint32_t>(round);
+        h_ = std::move(h);
+        g_ = std::move(g);
+        v_ = std::move(v);
+        std::fill(sum_.begin(), sum_.end(), T{0});
+    }
+
   private:
+    checkpoint_key key() const { return detail::key_of(1, M::name, rule_, c_, h_.size()); }
+
     bool first_round() const noexcept { return round_ == 0 && rule_.init == start::gradient; }
 
     C c_;
