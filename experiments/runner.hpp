@@ -43,6 +43,7 @@ struct curve {
     double gamma = 0;
     std::vector<double> bits, payload_bits, loss, grad2;
     bool diverged = false;
+    std::vector<float> x; ///< the last iterate
 
     /// Payload bits per worker when ||grad f||^2 first fell below target; -1 if never.
     double payload_bits_to(double target) const {
@@ -100,6 +101,7 @@ curve run(std::string label, M method, double gamma, Make make, std::span<Part> 
             break;
     }
     bar.finish();
+    c.x = std::move(x);
     return c;
 }
 
