@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The simulator: every byte counted per direction, the same run for any thread count, the same
 // iterates as the method's halves driven by hand, partial participation.
+#include <cmath>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -141,6 +142,7 @@ TEST_CASE("simulator: partial participation", "[simulator]") {
     const double first = 8.0 * (48 + 4 * d), later = 8.0 * (48 + 19);
     CHECK(pp.records.back().bits_up == first + 9 * later / 2);
     CHECK(pp.records.back().grad_norm2 == -1); // not every gradient was taken
+    CHECK(std::isnan(pp.records.back().loss));
     CHECK(pp.xs != all.xs);
     CHECK(pp.xs ==
           simulate<fb::ef21, recipes::top_k>({.gamma = 0.02}, q, 10, {.participants = 2, .seed = 5})

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <span>
@@ -40,7 +41,8 @@ struct simulation_options {
 };
 
 /// The state after a round: bits per worker so far (the papers' x axis), and f and ||grad f||^2
-/// at the point the round's gradients were taken (exact when every worker took part).
+/// at the point the round's gradients were taken. Both need every worker's f_i: in a round with
+/// partial participation they are NaN and -1 (evaluate() computes them).
 struct round_record {
     std::size_t round = 0;
     double bits_up = 0;   ///< worker -> server, per worker, cumulative, whole messages
@@ -127,11 +129,13 @@ class simulator {
         r.bits_up = 8.0 * static_cast<double>(bytes_up_) / static_cast<double>(n);
         r.bits_down = 8.0 * static_cast<double>(bytes_down_) / static_cast<double>(n);
         r.payload_bits_up = 8.0 * static_cast<double>(payload_up_) / static_cast<double>(n);
-        if (who.size() == n) // the gradients of every worker at the same x: grad f exactly
+        if (who.size() == n) { // the gradients of every worker at the same x: grad f exactly
             for (const double g : mean)
                 r.grad_norm2 += g * g;
-        else
-            r.grad_norm2 = -1; // unknown without every worker's gradient: see evaluate()
+        } else { // unknown without every worker: see evaluate()
+            r.loss = std::numeric_limits<double>::quiet_NaN();
+            r.grad_norm2 = -1;
+        }
         return r;
     }
 
