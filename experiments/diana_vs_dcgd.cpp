@@ -39,31 +39,25 @@ void compare(const std::string& name, Make make, Parts parts, std::size_t d, dou
 } // namespace
 
 int main(int argc, char** argv) {
-    run_options o;
-    o.max_rounds = 2000;
-    std::size_t workers = 20;
-    unsigned threads = 2;
-    double ratio = 0.1, lambda = 1, target = 1e-8;
-    std::string data_dir = "/usr/share/datasets/fashion-mnist", out = "results/diana_vs_dcgd";
+    command_line cl;
+    cl.run.max_rounds = 2000;
+    cl.workers = 20;
+    double ratio = 0.1, lambda = 1;
+    cl.target = 1e-8;
+    cl.out = "results/diana_vs_dcgd";
     CLI::App app{"DIANA vs DCGD on heterogeneous data (OPERATORS.md B.1, B.2)"};
-    app.add_option("--rounds", o.max_rounds, "rounds per arm");
-    app.add_option("--workers", workers, "workers");
+    cl.add_to(app);
     app.add_option("--ratio", ratio, "rand-k's k / d");
     app.add_option("--lambda", lambda, "L2 regularisation");
-    app.add_option("--target", target, "||grad f||^2 the bits are counted to");
-    app.add_option("--threads", threads, "threads of the simulator");
-    app.add_option("--data-dir", data_dir, "folder with the Fashion-MNIST .gz files");
-    app.add_option("--out", out, "output folder");
     CLI11_PARSE(app, argc, argv);
+    auto& [o, workers, threads, target, data_dir, out] = cl;
     try {
         auto p = split(fashion_mnist(data_dir), workers, lambda, cpx::regulariser::l2,
                        /*heterogeneous=*/true);
         const std::size_t d = p.dim();
         o.x0.assign(d, 0.0f);
-        if (threads > 1)
-            o.team = std::make_shared<cp::thread_team>(threads);
-        std::filesystem::create_directories(out);
-        auto csv = open_csv(std::filesystem::path(out) / "curves.csv");
+        cl.prepare();
+        auto csv = open_csv(cl.file("curves.csv"));
         std::vector<curve> curves;
         compare<rand_k>(
             "rand-k " + std::to_string(int(ratio * 100 + 0.5)) + "%",
@@ -85,8 +79,8 @@ int main(int argc, char** argv) {
         auto js = summary(curves, target);
         js["experiment"] = "diana_vs_dcgd";
         js["L"] = p.sm.L;
-        std::ofstream(std::filesystem::path(out) / "summary.json") << js.dump(2) << '\n';
-        plot(std::filesystem::path(out) / "diana_vs_dcgd.png",
+        std::ofstream(cl.file("summary.json")) << js.dump(2) << '\n';
+        plot(cl.file("diana_vs_dcgd.png"),
              "DIANA vs DCGD, heterogeneous Fashion-MNIST, " + std::to_string(workers) + " workers",
              curves);
         print_table(curves, target);

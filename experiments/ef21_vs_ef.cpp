@@ -22,33 +22,27 @@
 using namespace experiments;
 
 int main(int argc, char** argv) {
-    run_options o;
-    o.max_rounds = 2000;
-    std::size_t workers = 20;
-    unsigned threads = 2;
+    command_line cl;
+    cl.run.max_rounds = 2000;
+    cl.workers = 20;
     std::vector<std::size_t> ks{1, 8};
     std::vector<double> factors{1, 4, 16, 64, 256, 1024};
-    double target = 0.1, lambda = 0.1;
-    std::string data_dir = "/usr/share/datasets/fashion-mnist", out = "results/ef21_vs_ef";
+    double lambda = 0.1;
+    cl.target = 0.1;
+    cl.out = "results/ef21_vs_ef";
     CLI::App app{"EF21 vs EF with top-k (OPERATORS.md E.1)"};
-    app.add_option("--rounds", o.max_rounds, "rounds per arm");
-    app.add_option("--workers", workers, "workers");
+    cl.add_to(app);
     app.add_option("--ks", ks, "top-k's k")->delimiter(',');
     app.add_option("--factors", factors, "multiples of EF21's theoretical step")->delimiter(',');
-    app.add_option("--target", target, "||grad f||^2 the bits are counted to");
-    app.add_option("--threads", threads, "threads of the simulator");
-    app.add_option("--data-dir", data_dir, "folder with the Fashion-MNIST .gz files");
-    app.add_option("--out", out, "output folder");
     CLI11_PARSE(app, argc, argv);
+    auto& [o, workers, threads, target, data_dir, out] = cl;
     try {
         auto p = split(fashion_mnist(data_dir), workers, lambda, cpx::regulariser::nonconvex,
                        /*heterogeneous=*/true);
         const std::size_t d = p.dim();
         o.x0 = gaussian_start(d, 1);
-        if (threads > 1)
-            o.team = std::make_shared<cp::thread_team>(threads);
-        std::filesystem::create_directories(out);
-        auto csv = open_csv(std::filesystem::path(out) / "curves.csv");
+        cl.prepare();
+        auto csv = open_csv(cl.file("curves.csv"));
         nlohmann::json js = {{"experiment", "ef21_vs_ef"}, {"d", d},
                              {"workers", workers},         {"L", p.sm.L},
                              {"L_tilde", p.sm.L_tilde},    {"per_k", nlohmann::json::array()}};
@@ -67,7 +61,7 @@ int main(int argc, char** argv) {
                 curves.push_back(run<fb::ef14, cp::recipes::top_k>(
                     "EF " + tag, fb::ef14{}, f * base, make, std::span(p.parts), o, csv));
             }
-            plot(std::filesystem::path(out) / ("k" + std::to_string(k) + ".png"),
+            plot(cl.file("k" + std::to_string(k) + ".png"),
                  "EF21 vs EF, top-" + std::to_string(k) + ", Fashion-MNIST, " +
                      std::to_string(workers) + " workers",
                  curves);
@@ -78,7 +72,7 @@ int main(int argc, char** argv) {
             all.insert(all.end(), curves.begin(), curves.end());
         }
         csv.close();
-        std::ofstream(std::filesystem::path(out) / "summary.json") << js.dump(2) << '\n';
+        std::ofstream(cl.file("summary.json")) << js.dump(2) << '\n';
         print_table(all, target);
         return 0;
     } catch (const cp::error& e) {

@@ -27,24 +27,21 @@ using comp_k_unscaled =
 } // namespace
 
 int main(int argc, char** argv) {
-    run_options o;
-    o.max_rounds = 1000;
-    std::size_t workers = 1000, k = 1, k_prime = 392;
-    unsigned threads = 2;
+    command_line cl;
+    cl.run.max_rounds = 1000;
+    cl.workers = 1000;
+    std::size_t k = 1, k_prime = 392;
     std::vector<double> factors{1, 16, 256};
-    double target = 10, lambda = 0.1;
-    std::string data_dir = "/usr/share/datasets/fashion-mnist", out = "results/ef_bv_vs_ef21";
+    double lambda = 0.1;
+    cl.target = 10;
+    cl.out = "results/ef_bv_vs_ef21";
     CLI::App app{"EF-BV vs EF21 with independent comp-(k, k') (OPERATORS.md E.2)"};
-    app.add_option("--rounds", o.max_rounds, "rounds per arm");
-    app.add_option("--workers", workers, "workers, one training row each");
+    cl.add_to(app);
     app.add_option("--k", k, "comp-(k, k')'s k");
     app.add_option("--k-prime", k_prime, "comp-(k, k')'s k'");
     app.add_option("--factors", factors, "multiples of each method's theory step")->delimiter(',');
-    app.add_option("--target", target, "||grad f||^2 the bits are counted to");
-    app.add_option("--threads", threads, "threads of the simulator");
-    app.add_option("--data-dir", data_dir, "folder with the Fashion-MNIST .gz files");
-    app.add_option("--out", out, "output folder");
     CLI11_PARSE(app, argc, argv);
+    auto& [o, workers, threads, target, data_dir, out] = cl;
     try {
         auto data = fashion_mnist(data_dir);
         if (workers > data.rows)
@@ -55,10 +52,8 @@ int main(int argc, char** argv) {
         auto p = split(std::move(data), workers, lambda, cpx::regulariser::nonconvex, false);
         const std::size_t d = p.dim();
         o.x0 = gaussian_start(d, 1);
-        if (threads > 1)
-            o.team = std::make_shared<cp::thread_team>(threads);
-        std::filesystem::create_directories(out);
-        auto csv = open_csv(std::filesystem::path(out) / "curves.csv");
+        cl.prepare();
+        auto csv = open_csv(cl.file("curves.csv"));
 
         const cp::sparsify::comp_k sp{.k = k, .k_prime = k_prime};
         const auto make_bv = [&](std::uint32_t i) {
@@ -91,8 +86,8 @@ int main(int argc, char** argv) {
         js["workers"] = workers;
         js["ef_bv"] = {{"lambda", bv.lambda}, {"nu", bv.nu}, {"gamma", gamma_bv}};
         js["ef21_gamma"] = gamma_21;
-        std::ofstream(std::filesystem::path(out) / "summary.json") << js.dump(2) << '\n';
-        plot(std::filesystem::path(out) / "ef_bv_vs_ef21.png",
+        std::ofstream(cl.file("summary.json")) << js.dump(2) << '\n';
+        plot(cl.file("ef_bv_vs_ef21.png"),
              "EF-BV vs EF21, comp-(" + std::to_string(k) + ", " + std::to_string(k_prime) + "), " +
                  std::to_string(workers) + " one-row workers",
              curves);

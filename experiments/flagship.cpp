@@ -32,30 +32,24 @@ using fp32 = cp::recipes::fp32;
 } // namespace
 
 int main(int argc, char** argv) {
-    run_options o;
-    o.max_rounds = 3000;
-    std::size_t workers = 20;
-    unsigned threads = 2;
-    double target = 1e-3, lambda = 0.1;
-    std::string data_dir = "/usr/share/datasets/fashion-mnist", out = "results/flagship";
+    command_line cl;
+    cl.run.max_rounds = 3000;
+    cl.workers = 20;
+    double lambda = 0.1;
+    cl.target = 1e-3;
+    cl.out = "results/flagship";
     CLI::App app{"EF21, EF-BV, DIANA, DCGD and GD on Fashion-MNIST (the main job)"};
-    app.add_option("--rounds", o.max_rounds, "rounds per method");
-    app.add_option("--workers", workers, "workers");
-    app.add_option("--target", target, "||grad f||^2 the bits are counted to");
-    app.add_option("--threads", threads, "threads of the simulator");
-    app.add_option("--data-dir", data_dir, "folder with the Fashion-MNIST .gz files");
-    app.add_option("--out", out, "output folder");
+    cl.add_to(app);
     CLI11_PARSE(app, argc, argv);
+    auto& [o, workers, threads, target, data_dir, out] = cl;
     try {
         auto p = split(fashion_mnist(data_dir), workers, lambda, cpx::regulariser::l2, true);
         const auto test = cpx::load_fashion_mnist_binary(data_dir, cpx::fashion_split::test);
         const std::size_t d = p.dim();
         const double n = double(workers), L = p.sm.L;
         o.x0.assign(d, 0.0f);
-        if (threads > 1)
-            o.team = std::make_shared<cp::thread_team>(threads);
-        std::filesystem::create_directories(out);
-        auto csv = open_csv(std::filesystem::path(out) / "curves.csv");
+        cl.prepare();
+        auto csv = open_csv(cl.file("curves.csv"));
 
         const auto make_rand = [](std::uint32_t i) {
             return rand_k{
@@ -95,7 +89,7 @@ int main(int argc, char** argv) {
                          {"L", L},
                          {"L_tilde", p.sm.L_tilde}};
         js["ef_bv"] = {{"lambda", bv.lambda}, {"nu", bv.nu}};
-        plot(std::filesystem::path(out) / "grad_vs_bits.png",
+        plot(cl.file("grad_vs_bits.png"),
              "Fashion-MNIST T-shirt vs Shirt, " + std::to_string(workers) +
                  " heterogeneous workers, theory steps",
              curves);
@@ -107,7 +101,7 @@ int main(int argc, char** argv) {
             std::printf("%s %s %.2f%%", i ? "," : "", curves[i].label.c_str(), 100 * acc);
         }
         std::printf("\nEF-BV with rand-k: lambda* = %.4g, nu* = %.4g\n", bv.lambda, bv.nu);
-        std::ofstream(std::filesystem::path(out) / "summary.json") << js.dump(2) << '\n';
+        std::ofstream(cl.file("summary.json")) << js.dump(2) << '\n';
         std::fprintf(stderr, "wrote %s/{curves.csv,summary.json,grad_vs_bits.png}\n", out.c_str());
         return 0;
     } catch (const cp::error& e) {

@@ -20,29 +20,23 @@
 using namespace experiments;
 
 int main(int argc, char** argv) {
-    run_options o;
-    o.max_rounds = 1000;
-    std::size_t workers = 20;
-    unsigned threads = 2;
-    double lambda = 1, target = 1e-8;
-    std::string data_dir = "/usr/share/datasets/fashion-mnist", out = "results/natural_vs_identity";
+    command_line cl;
+    cl.run.max_rounds = 1000;
+    cl.workers = 20;
+    double lambda = 1;
+    cl.target = 1e-8;
+    cl.out = "results/natural_vs_identity";
     CLI::App app{"natural compression vs identity (OPERATORS.md A.9, E.3)"};
-    app.add_option("--rounds", o.max_rounds, "rounds per arm");
-    app.add_option("--workers", workers, "workers");
+    cl.add_to(app);
     app.add_option("--lambda", lambda, "L2 regularisation");
-    app.add_option("--target", target, "||grad f||^2 the rounds and bits are counted to");
-    app.add_option("--threads", threads, "threads of the simulator");
-    app.add_option("--data-dir", data_dir, "folder with the Fashion-MNIST .gz files");
-    app.add_option("--out", out, "output folder");
     CLI11_PARSE(app, argc, argv);
+    auto& [o, workers, threads, target, data_dir, out] = cl;
     try {
         auto p = split(fashion_mnist(data_dir), workers, lambda, cpx::regulariser::l2, false);
         const std::size_t d = p.dim();
         o.x0.assign(d, 0.0f);
-        if (threads > 1)
-            o.team = std::make_shared<cp::thread_team>(threads);
-        std::filesystem::create_directories(out);
-        auto csv = open_csv(std::filesystem::path(out) / "curves.csv");
+        cl.prepare();
+        auto csv = open_csv(cl.file("curves.csv"));
         using fp32 = cp::recipes::fp32;
         using natural = cp::recipes::natural;
         const auto make_fp32 = [](std::uint32_t i) {
@@ -75,8 +69,8 @@ int main(int argc, char** argv) {
                         r < c.grad2.size() ? std::to_string(r + 1).c_str() : "not reached", target);
         }
         js["rounds_to_target"] = rounds;
-        std::ofstream(std::filesystem::path(out) / "summary.json") << js.dump(2) << '\n';
-        plot(std::filesystem::path(out) / "natural_vs_identity.png",
+        std::ofstream(cl.file("summary.json")) << js.dump(2) << '\n';
+        plot(cl.file("natural_vs_identity.png"),
              "natural compression vs fp32, Fashion-MNIST, " + std::to_string(workers) + " workers",
              curves);
         print_table(curves, target);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <commpress/commpress.hpp>
@@ -35,6 +36,34 @@ struct run_options {
     std::uint64_t seed = 0;
     std::shared_ptr<cp::thread_team> team = nullptr;
     std::vector<float> x0; ///< the starting point
+};
+
+/// The command line every simulator experiment shares; set the defaults, then add_to(app).
+struct command_line {
+    run_options run;
+    std::size_t workers = 20;
+    unsigned threads = 2;
+    double target = 0;
+    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    std::string out;
+
+    void add_to(CLI::App& app) {
+        app.add_option("--rounds", run.max_rounds, "rounds per arm");
+        app.add_option("--workers", workers, "workers");
+        app.add_option("--target", target, "||grad f||^2 the bits are counted to");
+        app.add_option("--threads", threads, "threads of the simulator");
+        app.add_option("--data-dir", data_dir, "folder with the Fashion-MNIST .gz files");
+        app.add_option("--out", out, "output folder");
+    }
+    /// After parsing: the thread team and the output folder.
+    void prepare() {
+        if (threads > 1)
+            run.team = std::make_shared<cp::thread_team>(threads);
+        std::filesystem::create_directories(out);
+    }
+    std::filesystem::path file(const std::string& name) const {
+        return std::filesystem::path(out) / name;
+    }
 };
 
 /// One arm's record: per round, the bits each worker sent so far and f, ||grad f||^2 there.
