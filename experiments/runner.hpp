@@ -70,16 +70,24 @@ struct command_line {
 struct curve {
     std::string label;
     double gamma = 0;
-    std::vector<double> bits, payload_bits, loss, grad2;
+    std::vector<double> bits, payload_bits, payload_bits_down, loss, grad2;
     bool diverged = false;
     std::vector<float> x; ///< the last iterate
 
-    /// Payload bits per worker when ||grad f||^2 first fell below target; -1 if never.
-    double payload_bits_to(double target) const {
+    /// Payload bits per worker (uplink, or the downlink's) when ||grad f||^2 first fell below
+    /// target; -1 if never.
+    double payload_bits_to(double target, bool down = false) const {
         for (std::size_t r = 0; r < grad2.size(); ++r)
             if (grad2[r] < target)
-                return payload_bits[r];
+                return (down ? payload_bits_down : payload_bits)[r];
         return -1;
+    }
+    /// Up and down together, per round: the x axis of a bidirectional comparison.
+    std::vector<double> payload_bits_both() const {
+        std::vector<double> b(payload_bits.size());
+        for (std::size_t r = 0; r < b.size(); ++r)
+            b[r] = payload_bits[r] + payload_bits_down[r];
+        return b;
     }
     double final_grad2() const { return grad2.empty() ? NAN : grad2.back(); }
 };
@@ -116,9 +124,11 @@ curve run(std::string label, M method, double gamma, Make make, std::span<Part> 
         double g2 = rec.grad_norm2, loss = rec.loss;
         if (g2 < 0) // partial participation: evaluate every part
             std::tie(loss, g2) = ex::evaluate(parts, std::span<const float>(x));
-        csv.row(c.label, r, rec.bits_up, rec.payload_bits_up, rec.bits_down, loss, g2);
+        csv.row(c.label, r, rec.bits_up, rec.payload_bits_up, rec.bits_down, rec.payload_bits_down,
+                loss, g2);
         c.bits.push_back(rec.bits_up);
         c.payload_bits.push_back(rec.payload_bits_up);
+        c.payload_bits_down.push_back(rec.payload_bits_down);
         c.loss.push_back(loss);
         c.grad2.push_back(g2);
         bar.update(r + 1);
@@ -135,8 +145,8 @@ curve run(std::string label, M method, double gamma, Make make, std::span<Part> 
 }
 
 inline ex::csv_writer open_csv(const std::filesystem::path& path) {
-    return ex::csv_writer(
-        path, {"arm", "round", "bits_up", "payload_bits_up", "bits_down", "loss", "grad_norm_sq"});
+    return ex::csv_writer(path, {"arm", "round", "bits_up", "payload_bits_up", "bits_down",
+                                 "payload_bits_down", "loss", "grad_norm_sq"});
 }
 
 /// The summary of a set of arms: gamma, rounds, final ||grad f||^2, and the payload bits per
@@ -144,44 +154,50 @@ inline ex::csv_writer open_csv(const std::filesystem::path& path) {
 inline nlohmann::json summary(const std::vector<curve>& curves, double target) {
     nlohmann::json arms = nlohmann::json::array();
     for (const curve& c : curves) {
-        const double b = c.payload_bits_to(target);
-        arms.push_back({{"arm", c.label},
-                        {"gamma", c.gamma},
-                        {"rounds", c.grad2.size()},
-                        {"diverged", c.diverged},
-                        {"final_grad_norm_sq", c.final_grad2()},
-                        {"payload_bits_to_target", b < 0 ? nlohmann::json() : nlohmann::json(b)}});
+        const double b = c.payload_bits_to(target), down = c.payload_bits_to(target, true);
+        arms.push_back(
+            {{"arm", c.label},
+             {"gamma", c.gamma},
+             {"rounds", c.grad2.size()},
+             {"diverged", c.diverged},
+             {"final_grad_norm_sq", c.final_grad2()},
+             {"payload_bits_to_target", b < 0 ? nlohmann::json() : nlohmann::json(b)},
+             {"payload_bits_down_to_target", down < 0 ? nlohmann::json() : nlohmann::json(down)}});
     }
     return {{"target_grad_norm_sq", target}, {"arms", arms}};
 }
 
-/// ||grad f||^2 against payload bits per worker, log-log, one line per arm.
+/// ||grad f||^2 against payload bits per worker (sent, or sent and received), log-log, one
+/// line per arm.
 inline void plot(const std::filesystem::path& png, const std::string& title,
-                 const std::vector<curve>& curves) {
+                 const std::vector<curve>& curves, bool both_directions = false) {
     ex::line_plot p{.title = title,
-                    .x_label = "bits sent per worker (payload)",
+                    .x_label = both_directions ? "bits sent + received per worker (payload)"
+                                               : "bits sent per worker (payload)",
                     .y_label = "||grad f(x)||^2",
                     .log_x = true,
                     .log_y = true,
                     .lines = {}};
     for (const curve& c : curves)
-        p.lines.push_back({c.label, c.payload_bits, c.grad2});
+        p.lines.push_back(
+            {c.label, both_directions ? c.payload_bits_both() : c.payload_bits, c.grad2});
     ex::plot_png(png, p);
 }
 
-/// Prints one line per arm: the table the closing notes and docs/experiments.md quote.
+/// Prints one line per arm: the table the closing notes and docs/experiments.md quote. Bits to
+/// target are payload bits per worker, sent (up) and received (down).
 inline void print_table(const std::vector<curve>& curves, double target) {
-    std::printf("%-34s %12s %8s %14s %22s\n", "arm", "gamma", "rounds", "||grad f||^2",
-                "payload bits to target");
+    std::printf("%-34s %12s %8s %14s %16s %16s\n", "arm", "gamma", "rounds", "||grad f||^2",
+                "up to target", "down to target");
     for (const curve& c : curves) {
-        const double b = c.payload_bits_to(target);
-        char bits[32];
-        std::snprintf(bits, sizeof bits, "%.4g", b);
-        std::printf("%-34s %12.4g %8zu %14.4e %22s\n", c.label.c_str(), c.gamma, c.grad2.size(),
-                    c.final_grad2(),
-                    c.diverged ? "diverged"
-                    : b < 0    ? "not reached"
-                               : bits);
+        const auto bits = [&](bool down) {
+            const double b = c.payload_bits_to(target, down);
+            char s[32];
+            std::snprintf(s, sizeof s, "%.4g", b);
+            return std::string(c.diverged ? "diverged" : b < 0 ? "not reached" : s);
+        };
+        std::printf("%-34s %12.4g %8zu %14.4e %16s %16s\n", c.label.c_str(), c.gamma,
+                    c.grad2.size(), c.final_grad2(), bits(false).c_str(), bits(true).c_str());
     }
 }
 

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Error feedback and shift methods (OPERATORS.md B): feedback::worker<M, C> and server<M, C>
-// for a method M (dcgd, ef14, ef21, diana, ef_bv, marina) and a compressor C.
+// for a method M (dcgd, ef14, ef21, ef21_bc, diana, ef_bv, marina) and a compressor C.
 #pragma once
 
 #include <type_traits>
 
 #include <commpress/feedback/ef14.hpp>
+#include <commpress/feedback/ef21_bc.hpp>
 #include <commpress/feedback/marina.hpp>
 #include <commpress/feedback/shift.hpp>
 #include <commpress/feedback/step_size.hpp>
@@ -16,7 +17,7 @@ namespace detail {
 template <class M, class C, class T>
 struct halves {
     static_assert(is_shift_method<M>, "feedback: M must be one of feedback::dcgd, ef14, ef21, "
-                                      "diana, ef_bv, marina");
+                                      "ef21_bc, diana, ef_bv, marina");
     using worker = shift_worker<M, C, T>;
     using server = shift_server<M, C, T>;
 };
@@ -24,6 +25,11 @@ template <class C, class T>
 struct halves<ef14, C, T> {
     using worker = ef14_worker<C, T>;
     using server = ef14_server<C, T>;
+};
+template <class CM, class C, class T>
+struct halves<ef21_bc<CM>, C, T> {
+    using worker = ef21_bc_worker<CM, C, T>;
+    using server = ef21_bc_server<CM, C, T>;
 };
 template <class C, class T>
 struct halves<marina, C, T> {

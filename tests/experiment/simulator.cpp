@@ -101,6 +101,7 @@ TEST_CASE("simulator: bytes per direction are the messages' sizes", "[simulator]
         CHECK(t.records[r].bits_up == first + double(r) * later);
         CHECK(t.records[r].payload_bits_up == 8.0 * (4 * d + 19 * double(r)));
         CHECK(t.records[r].bits_down == double(r + 1) * down);
+        CHECK(t.records[r].payload_bits_down == double(r + 1) * 32 * d);
     }
 }
 
@@ -150,4 +151,29 @@ TEST_CASE("simulator: partial participation", "[simulator]") {
     CHECK_THROWS_AS((simulator<fb::ef21, recipes::top_k>({.gamma = 1}, make<recipes::top_k>, d, n,
                                                          {.participants = n + 1})),
                     invalid_parameter);
+}
+
+TEST_CASE("simulator: ef21_bc broadcasts x^0, g^0, then C_M messages", "[simulator]") {
+    const testing::quadratic q(d, n, 1.0);
+    recipes::top_k::sparsifier_type sp{};
+    sp.ratio = 0.2;
+    using M = fb::ef21_bc<recipes::top_k>;
+    const M m{.gamma = 0.02, .down = recipes::top_k{sp, {}, {}, seed{3}, stream{}}};
+    const auto t = simulate<M, recipes::top_k>(m, q, 6);
+    // Down, per worker: x^0 and g^0 in binary32 in round 1, then one top-8 of 40 per round:
+    // 8 (32 + 6) bits = 38 bytes after the header. Up: as EF21.
+    const double fp32 = 8.0 * (48 + 4 * d), top8 = 8.0 * (48 + 38), top4 = 8.0 * (48 + 19);
+    for (std::size_t r = 0; r < t.records.size(); ++r) {
+        CHECK(t.records[r].bits_down == 2 * fp32 + double(r) * top8);
+        CHECK(t.records[r].payload_bits_down == 2 * 32.0 * d + double(r) * 8 * 38);
+        CHECK(t.records[r].bits_up == fp32 + double(r) * top4);
+    }
+    const auto two =
+        simulate<M, recipes::top_k>(m, q, 6, {.team = std::make_shared<thread_team>(2)});
+    CHECK(two.xs == t.xs);
+    // With C_M = top-8 the run differs from EF21's, which broadcasts x exactly.
+    CHECK(t.xs != simulate<fb::ef21, recipes::top_k>({.gamma = 0.02}, q, 6).xs);
+    CHECK_THROWS_AS(
+        (simulator<M, recipes::top_k>(m, make<recipes::top_k>, d, n, {.participants = 2})),
+        invalid_parameter);
 }

@@ -15,6 +15,8 @@
 
 using namespace commpress;
 namespace fb = commpress::feedback;
+using commpress::testing::gd;
+using commpress::testing::max_diff;
 using commpress::testing::quadratic;
 
 namespace {
@@ -60,31 +62,6 @@ struct run {
         }
     }
 };
-
-/// Plain gradient descent in float, summing the workers' gradients as the servers do.
-std::vector<std::vector<float>> gd(const quadratic& q, double gamma, int rounds) {
-    std::vector<float> x(d, 0.0f), g(d), sum(d);
-    std::vector<std::vector<float>> xs;
-    for (int t = 0; t < rounds; ++t) {
-        std::fill(sum.begin(), sum.end(), 0.0f);
-        for (std::size_t i = 0; i < n; ++i) {
-            q.grad(i, std::span<const float>(x), std::span<float>(g));
-            for (std::size_t j = 0; j < d; ++j)
-                sum[j] += (1.0f / n) * g[j];
-        }
-        for (std::size_t j = 0; j < d; ++j)
-            x[j] -= static_cast<float>(gamma) * sum[j];
-        xs.push_back(x);
-    }
-    return xs;
-}
-
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    double m = 0;
-    for (std::size_t j = 0; j < a.size(); ++j)
-        m = std::max(m, std::abs(double(a[j]) - double(b[j])));
-    return m;
-}
 
 } // namespace
 

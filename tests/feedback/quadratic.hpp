@@ -99,4 +99,30 @@ struct quadratic {
     }
 };
 
+/// Plain gradient descent in float from x = 0, summing the workers' gradients as the servers
+/// do: the iterate after each round.
+inline std::vector<std::vector<float>> gd(const quadratic& q, double gamma, int rounds) {
+    std::vector<float> x(q.d, 0.0f), g(q.d), sum(q.d);
+    std::vector<std::vector<float>> xs;
+    for (int t = 0; t < rounds; ++t) {
+        std::fill(sum.begin(), sum.end(), 0.0f);
+        for (std::size_t i = 0; i < q.n; ++i) {
+            q.grad(i, std::span<const float>(x), std::span<float>(g));
+            for (std::size_t j = 0; j < q.d; ++j)
+                sum[j] += (1.0f / static_cast<float>(q.n)) * g[j];
+        }
+        for (std::size_t j = 0; j < q.d; ++j)
+            x[j] -= static_cast<float>(gamma) * sum[j];
+        xs.push_back(x);
+    }
+    return xs;
+}
+
+inline double max_diff(std::span<const float> a, std::span<const float> b) {
+    double m = 0;
+    for (std::size_t j = 0; j < a.size(); ++j)
+        m = std::max(m, std::abs(double(a[j]) - double(b[j])));
+    return m;
+}
+
 } // namespace commpress::testing

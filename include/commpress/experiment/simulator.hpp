@@ -50,6 +50,7 @@ struct round_record {
     /// bits_up without the 48-byte headers: the papers' count (e.g. 32 k per top-k message
     /// plus the indices), to compare with their figures.
     double payload_bits_up = 0;
+    double payload_bits_down = 0; ///< bits_down without the headers
     double loss = 0;
     double grad_norm2 = 0;
 };
@@ -58,11 +59,14 @@ struct round_record {
 /// message; each participating worker decodes it, computes its gradient and sends M's message;
 /// the server receives them in worker order and updates x. With partial participation (EF21-PP)
 /// the first round still has every worker: it sets the methods' starting states.
+/// A bidirectional method (ef21_bc) broadcasts x^0 once, then after each update the server's
+/// own message, which every worker applies to its copy of the model.
 template <class M, class C>
 class simulator {
   public:
     using worker_type = feedback::worker<M, C>;
     using server_type = feedback::server<M, C>;
+    static constexpr bool bidirectional = requires(const server_type& s) { s.broadcast(); };
 
     /// make(i) gives worker i's compressor (its stream names the worker); make(0) the server's.
     template <class Make>
@@ -74,6 +78,9 @@ class simulator {
         if (std::is_same_v<M, feedback::marina> && opts_.participants != 0)
             commpress::detail::fail_parameter(
                 "simulator: marina's shared coin needs every worker each round");
+        if (bidirectional && opts_.participants != 0)
+            commpress::detail::fail_parameter(
+                "simulator: a bidirectional method's model copies need every worker each round");
         workers_.reserve(n);
         for (std::uint32_t i = 0; i < n; ++i)
             workers_.emplace_back(method, make(i), d, n);
@@ -97,21 +104,29 @@ class simulator {
                                               " coordinates for " + std::to_string(n) +
                                               " workers, d = " + std::to_string(d_));
         const std::span<const std::uint32_t> who = participants();
-        const std::size_t down = fp32_.compress(std::span<const float>(x), down_);
+        std::size_t down = 0; // the broadcast of x, if this round has one
+        if (!bidirectional || round_ == 0)
+            down = fp32_.compress(std::span<const float>(x), down_);
+        if constexpr (bidirectional) {
+            if (round_ == 0)
+                broadcast(std::span<const std::byte>(down_.data(), down));
+        }
         std::vector<double>& loss = loss_;
         loss.assign(n, 0.0);
         const auto work = [&](std::size_t k, unsigned t) {
             const std::uint32_t i = who[k];
-            std::span<float> xi(local_x_[t]);
-            readers_[t].decompress(std::span<const std::byte>(down_.data(), down), xi);
-            loss[i] = parts[i].loss_and_gradient(std::span<const float>(xi), grad_[i]);
+            std::span<const float> xi;
+            if constexpr (bidirectional) {
+                xi = workers_[i].model();
+            } else {
+                readers_[t].decompress(std::span<const std::byte>(down_.data(), down),
+                                       std::span<float>(local_x_[t]));
+                xi = local_x_[t];
+            }
+            loss[i] = parts[i].loss_and_gradient(xi, grad_[i]);
             used_[i] = workers_[i].step(std::span<const float>(grad_[i]), msg_[i]);
         };
-        if (opts_.team)
-            opts_.team->run(who.size(), work);
-        else
-            for (std::size_t k = 0; k < who.size(); ++k)
-                work(k, 0);
+        for_each_worker(who.size(), work);
         round_record r;
         r.round = ++round_;
         std::vector<double>& mean = mean_;
@@ -120,15 +135,21 @@ class simulator {
             server_.receive(std::span<const std::byte>(msg_[i].data(), used_[i]));
             bytes_up_ += used_[i];
             payload_up_ += used_[i] - message_header::size;
-            bytes_down_ += down;
+            if (!bidirectional) {
+                bytes_down_ += down;
+                payload_down_ += down - message_header::size;
+            }
             r.loss += loss[i] / static_cast<double>(n);
             for (std::size_t j = 0; j < d_; ++j)
                 mean[j] += static_cast<double>(grad_[i][j]) / static_cast<double>(n);
         }
         server_.update(x);
+        if constexpr (bidirectional)
+            broadcast(server_.broadcast());
         r.bits_up = 8.0 * static_cast<double>(bytes_up_) / static_cast<double>(n);
         r.bits_down = 8.0 * static_cast<double>(bytes_down_) / static_cast<double>(n);
         r.payload_bits_up = 8.0 * static_cast<double>(payload_up_) / static_cast<double>(n);
+        r.payload_bits_down = 8.0 * static_cast<double>(payload_down_) / static_cast<double>(n);
         if (who.size() == n) { // the gradients of every worker at the same x: grad f exactly
             for (const double g : mean)
                 r.grad_norm2 += g * g;
@@ -145,6 +166,23 @@ class simulator {
     std::uint64_t bytes_down() const noexcept { return bytes_down_; }
 
   private:
+    template <class F>
+    void for_each_worker(std::size_t count, F&& f) {
+        if (opts_.team)
+            opts_.team->run(count, f);
+        else
+            for (std::size_t k = 0; k < count; ++k)
+                f(k, 0u);
+    }
+
+    // Every worker applies the server's message to its model copy.
+    void broadcast(std::span<const std::byte> msg) {
+        for_each_worker(workers_.size(),
+                        [&](std::size_t i, unsigned) { workers_[i].receive(msg); });
+        bytes_down_ += msg.size() * workers_.size();
+        payload_down_ += (msg.size() - message_header::size) * workers_.size();
+    }
+
     // All workers in the first round (it sets the methods' starting states), then all or
     // `participants` of them drawn by a partial Fisher-Yates shuffle from the
     // round's shared stream, sorted (the server receives in worker order).
@@ -174,7 +212,7 @@ class simulator {
     std::vector<double> loss_, mean_;
     std::vector<std::uint32_t> order_;
     std::size_t round_ = 0;
-    std::uint64_t bytes_up_ = 0, bytes_down_ = 0, payload_up_ = 0;
+    std::uint64_t bytes_up_ = 0, bytes_down_ = 0, payload_up_ = 0, payload_down_ = 0;
 };
 
 /// f(x) = (1/n) sum f_i(x) and ||grad f(x)||^2, every part evaluated (grad is scratch space).

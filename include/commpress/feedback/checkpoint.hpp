@@ -62,6 +62,10 @@ class checkpoint_writer {
             commpress::detail::store_le(bytes_.data() + at, std::bit_cast<U>(x), sizeof(T));
         }
     }
+    void bytes(std::span<const std::byte> v) {
+        u64(v.size());
+        bytes_.insert(bytes_.end(), v.begin(), v.end());
+    }
     std::vector<std::byte> finish() {
         const std::uint32_t crc = crc32c(bytes_);
         const std::size_t at = bytes_.size();
@@ -128,6 +132,13 @@ class checkpoint_reader {
                 static_cast<U>(commpress::detail::load_le(in_.data() + at_, sizeof(T))));
             at_ += sizeof(T);
         }
+    }
+    void bytes(std::vector<std::byte>& out) {
+        const std::uint64_t n = u64();
+        need(n, "a byte string");
+        out.assign(in_.begin() + static_cast<std::ptrdiff_t>(at_),
+                   in_.begin() + static_cast<std::ptrdiff_t>(at_ + n));
+        at_ += n;
     }
     void expect_end() const {
         if (at_ != end_)

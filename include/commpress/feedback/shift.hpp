@@ -176,6 +176,7 @@ class shift_worker {
 
     std::span<const T> shift() const noexcept { return h_; }
     const detail::shift_rule& rule() const noexcept { return rule_; }
+    const C& compressor() const noexcept { return c_; }
     std::uint32_t round() const noexcept { return round_; }
 
     /// The state between rounds: the round, the compressor's step and h_i.
