@@ -7,7 +7,7 @@
 // EF-BV code's) for both methods.
 //
 //   diana_vs_dcgd [--rounds 2000] [--workers 20] [--ratio 0.1] [--lambda 1] [--target 1e-8]
-//                 [--threads 2] [--data-dir DIR] [--out results/diana_vs_dcgd]
+//                 [--threads 2] [--data-dir DIR | --libsvm FILE] [--out results/diana_vs_dcgd]
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -50,9 +50,9 @@ int main(int argc, char** argv) {
     app.add_option("--ratio", ratio, "rand-k's k / d");
     app.add_option("--lambda", lambda, "L2 regularisation");
     CLI11_PARSE(app, argc, argv);
-    auto& [o, workers, threads, target, data_dir, out] = cl;
+    auto& [o, workers, threads, target, data, out] = cl;
     try {
-        auto p = split(fashion_mnist(data_dir), workers, lambda, cpx::regulariser::l2,
+        auto p = split(data.load(), workers, lambda, cpx::regulariser::l2,
                        /*heterogeneous=*/true);
         const std::size_t d = p.dim();
         o.x0.assign(d, 0.0f);

@@ -7,7 +7,7 @@
 // the authors' code does.
 //
 //   ef21_bc [--rounds 2000] [--workers 20] [--k 8] [--k-down 8,64] [--factor 1024]
-//           [--target 0.1] [--threads 2] [--data-dir DIR] [--out results/ef21_bc]
+//           [--target 0.1] [--threads 2] [--data-dir DIR | --libsvm FILE] [--out results/ef21_bc]
 //
 // Output: a table on stdout, OUT/curves.csv, OUT/summary.json, OUT/ef21_bc.png.
 #include <cstdio>
@@ -37,9 +37,9 @@ int main(int argc, char** argv) {
     app.add_option("--k-down", k_down, "the server's top-k' (one arm each)")->delimiter(',');
     app.add_option("--factor", factor, "multiple of EF21's theoretical step");
     CLI11_PARSE(app, argc, argv);
-    auto& [o, workers, threads, target, data_dir, out] = cl;
+    auto& [o, workers, threads, target, data, out] = cl;
     try {
-        auto p = split(fashion_mnist(data_dir), workers, lambda, cpx::regulariser::nonconvex,
+        auto p = split(data.load(), workers, lambda, cpx::regulariser::nonconvex,
                        /*heterogeneous=*/true);
         const std::size_t d = p.dim();
         o.x0 = gaussian_start(d, 1);

@@ -6,7 +6,8 @@
 // workers, x0 ~ N(0, I).
 //
 //   ef21_vs_ef [--rounds 2000] [--workers 20] [--ks 1,8] [--factors 1,4,16,64,256,1024]
-//              [--target 0.1] [--threads 2] [--data-dir DIR] [--out results/ef21_vs_ef]
+//              [--target 0.1] [--threads 2] [--data-dir DIR | --libsvm FILE]
+//              [--out results/ef21_vs_ef]
 //
 // Output: a table on stdout, OUT/curves.csv, OUT/summary.json, OUT/k<k>.png per k.
 #include <cstdio>
@@ -35,9 +36,9 @@ int main(int argc, char** argv) {
     app.add_option("--ks", ks, "top-k's k")->delimiter(',');
     app.add_option("--factors", factors, "multiples of EF21's theoretical step")->delimiter(',');
     CLI11_PARSE(app, argc, argv);
-    auto& [o, workers, threads, target, data_dir, out] = cl;
+    auto& [o, workers, threads, target, data, out] = cl;
     try {
-        auto p = split(fashion_mnist(data_dir), workers, lambda, cpx::regulariser::nonconvex,
+        auto p = split(data.load(), workers, lambda, cpx::regulariser::nonconvex,
                        /*heterogeneous=*/true);
         const std::size_t d = p.dim();
         o.x0 = gaussian_start(d, 1);

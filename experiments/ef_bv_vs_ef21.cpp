@@ -7,7 +7,8 @@
 // `workers` rows of Fashion-MNIST T-shirt vs Shirt, x0 ~ N(0, I).
 //
 //   ef_bv_vs_ef21 [--rounds 1000] [--workers 1000] [--k 1] [--k-prime 392] [--factors 1,16,256]
-//                 [--target 10] [--threads 2] [--data-dir DIR] [--out results/ef_bv_vs_ef21]
+//                 [--target 10] [--threads 2] [--data-dir DIR | --libsvm FILE]
+//                 [--out results/ef_bv_vs_ef21]
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -41,15 +42,15 @@ int main(int argc, char** argv) {
     app.add_option("--k-prime", k_prime, "comp-(k, k')'s k'");
     app.add_option("--factors", factors, "multiples of each method's theory step")->delimiter(',');
     CLI11_PARSE(app, argc, argv);
-    auto& [o, workers, threads, target, data_dir, out] = cl;
+    auto& [o, workers, threads, target, data, out] = cl;
     try {
-        auto data = fashion_mnist(data_dir);
-        if (workers > data.rows)
+        auto set = data.load();
+        if (workers > set.rows)
             throw cp::error("more workers than rows");
-        data.rows = workers; // the first rows, in file order: both classes mixed
-        data.features.resize(workers * data.cols);
-        data.labels.resize(workers);
-        auto p = split(std::move(data), workers, lambda, cpx::regulariser::nonconvex, false);
+        set.rows = workers; // the first rows, in file order: both classes mixed
+        set.features.resize(workers * set.cols);
+        set.labels.resize(workers);
+        auto p = split(std::move(set), workers, lambda, cpx::regulariser::nonconvex, false);
         const std::size_t d = p.dim();
         o.x0 = gaussian_start(d, 1);
         cl.prepare();

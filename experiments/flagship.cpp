@@ -41,10 +41,13 @@ int main(int argc, char** argv) {
     CLI::App app{"EF21, EF-BV, DIANA, DCGD and GD on Fashion-MNIST (the main job)"};
     cl.add_to(app);
     CLI11_PARSE(app, argc, argv);
-    auto& [o, workers, threads, target, data_dir, out] = cl;
+    auto& [o, workers, threads, target, data, out] = cl;
     try {
-        auto p = split(fashion_mnist(data_dir), workers, lambda, cpx::regulariser::l2, true);
-        const auto test = cpx::load_fashion_mnist_binary(data_dir, cpx::fashion_split::test);
+        if (!data.libsvm.empty())
+            throw cp::error("--libsvm: the main job measures accuracy on Fashion-MNIST's test set; "
+                            "use the other experiments for LIBSVM files");
+        auto p = split(data.load(), workers, lambda, cpx::regulariser::l2, true);
+        const auto test = cpx::load_fashion_mnist_binary(data.dir, cpx::fashion_split::test);
         const std::size_t d = p.dim();
         const double n = double(workers), L = p.sm.L;
         o.x0.assign(d, 0.0f);

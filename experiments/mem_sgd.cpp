@@ -7,8 +7,8 @@
 // the schedule was made for. The claim to check: top-1 with memory keeps SGD's rate per
 // iteration while sending one coordinate.
 //
-//   mem_sgd [--steps 200000] [--rows 2000] [--log-every 1000] [--data-dir DIR] [--out
-//   results/mem_sgd]
+//   mem_sgd [--steps 200000] [--rows 2000] [--log-every 1000] [--data-dir DIR]
+//   [--out results/mem_sgd]
 #include <cmath>
 #include <cstdio>
 #include <fstream>

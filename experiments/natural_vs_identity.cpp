@@ -6,7 +6,8 @@
 // rows in file order over 20 workers, steps 1 / ((1 + omega / n) L) (DCGD, B.1) and DIANA's.
 //
 //   natural_vs_identity [--rounds 1000] [--workers 20] [--lambda 1] [--target 1e-8]
-//                       [--threads 2] [--data-dir DIR] [--out results/natural_vs_identity]
+//                       [--threads 2] [--data-dir DIR | --libsvm FILE]
+//                       [--out results/natural_vs_identity]
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -30,9 +31,9 @@ int main(int argc, char** argv) {
     cl.add_to(app);
     app.add_option("--lambda", lambda, "L2 regularisation");
     CLI11_PARSE(app, argc, argv);
-    auto& [o, workers, threads, target, data_dir, out] = cl;
+    auto& [o, workers, threads, target, data, out] = cl;
     try {
-        auto p = split(fashion_mnist(data_dir), workers, lambda, cpx::regulariser::l2, false);
+        auto p = split(data.load(), workers, lambda, cpx::regulariser::l2, false);
         const std::size_t d = p.dim();
         o.x0.assign(d, 0.0f);
         cl.prepare();

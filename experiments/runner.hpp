@@ -20,6 +20,8 @@
 #include <commpress/commpress.hpp>
 #include <commpress/experiment/csv.hpp>
 #include <commpress/experiment/gnuplot.hpp>
+#include <commpress/experiment/idx.hpp>
+#include <commpress/experiment/libsvm.hpp>
 #include <commpress/experiment/progress.hpp>
 #include <commpress/experiment/simulator.hpp>
 
@@ -38,13 +40,25 @@ struct run_options {
     std::vector<float> x0; ///< the starting point
 };
 
+/// The training data: Fashion-MNIST T-shirt vs Shirt (12,000 rows, 784 pixels / 255 and a bias
+/// column), or a LIBSVM binary classification file (the papers' mushrooms, a9a, ...; Debian's
+/// liblinear-tools ships heart_scale).
+struct data_source {
+    std::string dir = "/usr/share/datasets/fashion-mnist";
+    std::string libsvm; ///< when set, this file instead of Fashion-MNIST
+    ex::dataset load() const {
+        return libsvm.empty() ? ex::load_fashion_mnist_binary(dir, ex::fashion_split::train)
+                              : ex::read_libsvm(libsvm);
+    }
+};
+
 /// The command line every simulator experiment shares; set the defaults, then add_to(app).
 struct command_line {
     run_options run;
     std::size_t workers = 20;
     unsigned threads = 2;
     double target = 0;
-    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    data_source data;
     std::string out;
 
     void add_to(CLI::App& app) {
@@ -52,7 +66,9 @@ struct command_line {
         app.add_option("--workers", workers, "workers");
         app.add_option("--target", target, "||grad f||^2 the bits are counted to");
         app.add_option("--threads", threads, "threads of the simulator");
-        app.add_option("--data-dir", data_dir, "folder with the Fashion-MNIST .gz files");
+        app.add_option("--data-dir", data.dir, "folder with the Fashion-MNIST .gz files");
+        app.add_option("--libsvm", data.libsvm,
+                       "a LIBSVM binary classification file to use instead of Fashion-MNIST");
         app.add_option("--out", out, "output folder");
     }
     /// After parsing: the thread team and the output folder.
