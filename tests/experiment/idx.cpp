@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// IDX reader: good files, every kind of bad file, the binary subset, and the real Fashion-MNIST
-// headers.
+// IDX reader: good files, every kind of bad file, the ten-class and binary loaders, and the real
+// Fashion-MNIST headers.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -170,6 +171,50 @@ TEST_CASE("load_fashion_mnist_binary keeps two classes, scales pixels and adds a
     }
 }
 
+TEST_CASE("load_fashion_mnist keeps every class as its index, scales pixels and adds a bias",
+          "[experiment][idx]") {
+    commpress::testing::temp_dir dir("idx");
+    // 6 images of 2x2 pixels with labels 0, 9, 3, 0, 6, 1: every row is kept, in file order.
+    const auto pixels = iota_bytes(6 * 4);
+    const std::vector<std::uint8_t> classes{0, 9, 3, 0, 6, 1};
+    write_gz(dir / "t10k-images-idx3-ubyte.gz", idx_bytes(0x00000803, {6, 2, 2}, pixels));
+    write_gz(dir / "t10k-labels-idx1-ubyte.gz", idx_bytes(0x00000801, {6}, classes));
+    const auto d = ex::load_fashion_mnist(dir.path(), ex::fashion_split::test);
+    REQUIRE(d.rows == 6);
+    REQUIRE(d.cols == 5);
+    CHECK(d.labels == std::vector<float>{0, 9, 3, 0, 6, 1});
+    for (std::size_t j = 0; j < 6; ++j) {
+        for (std::size_t k = 0; k < 4; ++k)
+            CHECK(d.row(j)[k] == static_cast<float>(pixels[j * 4 + k]) / 255.0f);
+        CHECK(d.row(j)[4] == 1.0f);
+    }
+    // The binary loader reads through the same code: its rows are this loader's rows 0, 3, 4.
+    const auto b = ex::load_fashion_mnist_binary(dir.path(), ex::fashion_split::test);
+    REQUIRE(b.rows == 3);
+    for (std::size_t k = 0; k < 5; ++k) {
+        CHECK(b.row(0)[k] == d.row(0)[k]);
+        CHECK(b.row(1)[k] == d.row(3)[k]);
+        CHECK(b.row(2)[k] == d.row(4)[k]);
+    }
+
+    SECTION("a label byte above 9 is an error naming the image and the file") {
+        write_gz(dir / "train-images-idx3-ubyte.gz",
+                 idx_bytes(0x00000803, {2, 2, 2}, iota_bytes(8)));
+        write_gz(dir / "train-labels-idx1-ubyte.gz", idx_bytes(0x00000801, {2}, {4, 12}));
+        CHECK_THAT(
+            error_text([&] { ex::load_fashion_mnist(dir.path(), ex::fashion_split::train); }),
+            Contains("label 12") && Contains("image 1") && Contains("train-labels-idx1-ubyte.gz"));
+    }
+    SECTION("image and label counts must agree") {
+        write_gz(dir / "train-images-idx3-ubyte.gz",
+                 idx_bytes(0x00000803, {3, 2, 2}, iota_bytes(12)));
+        write_gz(dir / "train-labels-idx1-ubyte.gz", idx_bytes(0x00000801, {2}, {0, 6}));
+        CHECK_THAT(
+            error_text([&] { ex::load_fashion_mnist(dir.path(), ex::fashion_split::train); }),
+            Contains("3 images") && Contains("2 labels"));
+    }
+}
+
 TEST_CASE("the installed Fashion-MNIST files have the documented headers and class counts",
           "[experiment][idx][data]") {
     const char* env = std::getenv("COMMPRESS_FASHION_MNIST_DIR");
@@ -194,4 +239,29 @@ TEST_CASE("the installed Fashion-MNIST files have the documented headers and cla
     const auto binary = ex::load_fashion_mnist_binary(dir, ex::fashion_split::train);
     CHECK(binary.rows == 12000);
     CHECK(binary.cols == 785);
+
+    const auto all = ex::load_fashion_mnist(dir, ex::fashion_split::train);
+    CHECK(all.rows == 60000);
+    CHECK(all.cols == 785);
+    REQUIRE(all.labels.size() == 60000);
+    REQUIRE(all.features.size() == 60000u * 785u);
+    std::array<std::size_t, 10> per_class{};
+    for (std::size_t j = 0; j < all.rows; ++j) {
+        const float y = all.labels[j];
+        REQUIRE((y >= 0 && y <= 9 && y == static_cast<float>(static_cast<int>(y))));
+        ++per_class[static_cast<std::size_t>(y)];
+        REQUIRE(static_cast<float>(labels.data[j]) == y); // file order, class index as float
+    }
+    for (std::size_t c = 0; c < 10; ++c) {
+        INFO("class " << c);
+        CHECK(per_class[c] == 6000);
+    }
+    const auto [lo, hi] = std::minmax_element(all.features.begin(), all.features.end());
+    CHECK(*lo == 0.0f);
+    CHECK(*hi == 1.0f); // pixel 255 and the bias column
+    if (std::filesystem::exists(dir / "t10k-images-idx3-ubyte.gz")) {
+        const auto test = ex::load_fashion_mnist(dir, ex::fashion_split::test);
+        CHECK(test.rows == 10000);
+        CHECK(test.cols == 785);
+    }
 }

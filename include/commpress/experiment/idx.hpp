@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Reader for gzip-compressed IDX files (the MNIST / Fashion-MNIST format) and a binary subset
-// loader.
+// Reader for gzip-compressed IDX files (the MNIST / Fashion-MNIST format) and the Fashion-MNIST
+// loaders: all ten classes, or two as a binary problem.
 #pragma once
 
 #include <algorithm>
@@ -126,35 +126,73 @@ inline idx_array read_idx(const std::filesystem::path& file, std::uint8_t rank) 
 /// Which half of Fashion-MNIST to load.
 enum class fashion_split { train, test };
 
+namespace detail {
+
+/// The images and labels of one half of Fashion-MNIST, checked to agree in count.
+struct fashion_files {
+    idx_array images, labels;
+    std::size_t pixels = 0;  // per image, 28 * 28
+    std::string labels_name; // for errors
+};
+
+inline fashion_files read_fashion_files(const std::filesystem::path& dir, fashion_split split) {
+    const std::string prefix = split == fashion_split::train ? "train" : "t10k";
+    const auto images_file = dir / (prefix + "-images-idx3-ubyte.gz");
+    const auto labels_file = dir / (prefix + "-labels-idx1-ubyte.gz");
+    fashion_files f{read_idx(images_file, 3), read_idx(labels_file, 1), 0, labels_file.string()};
+    if (f.images.dims[0] != f.labels.dims[0])
+        throw error("idx: '" + images_file.string() + "' holds " +
+                    std::to_string(f.images.dims[0]) + " images but '" + labels_file.string() +
+                    "' holds " + std::to_string(f.labels.dims[0]) + " labels");
+    f.pixels = std::size_t{f.images.dims[1]} * f.images.dims[2];
+    return f;
+}
+
+/// Appends image j as a row: pixels / 255, then a constant 1 bias column.
+inline void append_image_row(dataset& out, const fashion_files& f, std::size_t j, float label) {
+    const std::uint8_t* px = f.images.data.data() + j * f.pixels;
+    for (std::size_t k = 0; k < f.pixels; ++k)
+        out.features.push_back(static_cast<float>(px[k]) / 255.0f);
+    out.features.push_back(1.0f); // bias column
+    out.labels.push_back(label);
+    ++out.rows;
+}
+
+} // namespace detail
+
+/// Loads all ten classes of Fashion-MNIST for a multiclass problem (softmax_regression with
+/// K = 10): features pixel/255 plus a constant 1 bias column (d = 28*28 + 1 = 785), label the
+/// class index 0..9 as float, rows in file order. A label byte above 9 is an error.
+inline dataset load_fashion_mnist(const std::filesystem::path& dir, fashion_split split) {
+    const detail::fashion_files f = detail::read_fashion_files(dir, split);
+    dataset out;
+    out.cols = f.pixels + 1;
+    out.features.reserve(f.labels.data.size() * out.cols);
+    out.labels.reserve(f.labels.data.size());
+    for (std::size_t j = 0; j < f.labels.data.size(); ++j) {
+        const std::uint8_t c = f.labels.data[j];
+        if (c > 9)
+            throw error("idx: label " + std::to_string(c) + " of image " + std::to_string(j) +
+                        " in '" + f.labels_name +
+                        "' is not a Fashion-MNIST class (0 to 9); the file is corrupt");
+        detail::append_image_row(out, f, j, static_cast<float>(c));
+    }
+    return out;
+}
+
 /// Loads two classes of Fashion-MNIST as a binary problem: features pixel/255 plus a constant
 /// 1 bias column (d = 28*28 + 1 = 785), label +1 for `positive_class`, -1 for `negative_class`.
 /// Defaults are T-shirt/top (0) vs Shirt (6), the hardest pair to tell apart.
 inline dataset load_fashion_mnist_binary(const std::filesystem::path& dir, fashion_split split,
                                          std::uint8_t positive_class = 0,
                                          std::uint8_t negative_class = 6) {
-    const std::string prefix = split == fashion_split::train ? "train" : "t10k";
-    const auto images_file = dir / (prefix + "-images-idx3-ubyte.gz");
-    const auto labels_file = dir / (prefix + "-labels-idx1-ubyte.gz");
-    const idx_array images = read_idx(images_file, 3);
-    const idx_array labels = read_idx(labels_file, 1);
-    if (images.dims[0] != labels.dims[0])
-        throw error("idx: '" + images_file.string() + "' holds " + std::to_string(images.dims[0]) +
-                    " images but '" + labels_file.string() + "' holds " +
-                    std::to_string(labels.dims[0]) + " labels");
-    const std::size_t pixels = std::size_t{images.dims[1]} * images.dims[2];
-
+    const detail::fashion_files f = detail::read_fashion_files(dir, split);
     dataset out;
-    out.cols = pixels + 1;
-    for (std::size_t j = 0; j < labels.data.size(); ++j) {
-        const std::uint8_t c = labels.data[j];
-        if (c != positive_class && c != negative_class)
-            continue;
-        const std::uint8_t* px = images.data.data() + j * pixels;
-        for (std::size_t k = 0; k < pixels; ++k)
-            out.features.push_back(static_cast<float>(px[k]) / 255.0f);
-        out.features.push_back(1.0f); // bias column
-        out.labels.push_back(c == positive_class ? 1.0f : -1.0f);
-        ++out.rows;
+    out.cols = f.pixels + 1;
+    for (std::size_t j = 0; j < f.labels.data.size(); ++j) {
+        const std::uint8_t c = f.labels.data[j];
+        if (c == positive_class || c == negative_class)
+            detail::append_image_row(out, f, j, c == positive_class ? 1.0f : -1.0f);
     }
     return out;
 }

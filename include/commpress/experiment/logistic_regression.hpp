@@ -12,24 +12,12 @@
 
 #include <commpress/core/error.hpp>
 #include <commpress/experiment/dataset.hpp>
+#include <commpress/experiment/detail/gram.hpp>
+#include <commpress/experiment/detail/random.hpp>
 
 namespace commpress::experiment {
 
 namespace detail {
-
-/// <a, x> with products and sum in double: features and weights are float, but a float sum
-/// over ~800 terms loses ~5 digits where the margin is near zero, exactly where it matters.
-/// Four independent partial sums break the add dependency chain (and let GCC use SIMD lanes).
-inline double dot(const float* a, const float* x, std::size_t d) noexcept {
-    double s[4] = {0.0, 0.0, 0.0, 0.0};
-    std::size_t k = 0;
-    for (; k + 4 <= d; k += 4)
-        for (std::size_t l = 0; l < 4; ++l)
-            s[l] += static_cast<double>(a[k + l]) * static_cast<double>(x[k + l]);
-    for (; k < d; ++k)
-        s[0] += static_cast<double>(a[k]) * static_cast<double>(x[k]);
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
 
 /// log(1 + exp(-m)) without overflow: exp only ever sees a non-positive argument.
 inline double softplus_neg(double m) noexcept {
@@ -43,16 +31,6 @@ inline double sigmoid_neg(double m) noexcept {
         return e / (1.0 + e);
     }
     return 1.0 / (1.0 + std::exp(m));
-}
-
-/// A deterministic uniform [-1, 1) stream (splitmix64), so the power iteration's start vector is
-/// the same on every platform; std::*_distribution output is implementation-defined.
-inline double splitmix_uniform(std::uint64_t& state) noexcept {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return static_cast<double>(z >> 11) * 0x1.0p-52 - 1.0;
 }
 
 } // namespace detail
@@ -150,59 +128,21 @@ class logistic_regression {
     std::vector<double> acc_;
 };
 
-/// Smoothness of the average f = (1/n) sum_i f_i: lambda_max of (1/n) sum_i A_i^T A_i / (4 N_i),
-/// plus the regulariser's share (all parts must share the regulariser and the data width). Power
-/// iteration on that matrix from a fixed pseudo-random start; it stops when the Rayleigh quotient
-/// changes by less than 1e-12 relative, or after max_iterations. For a PSD matrix the Rayleigh
-/// quotient of the power iterates only grows, so the result never exceeds the true lambda_max and
-/// approaches it from below.
+/// Smoothness of the average f = (1/n) sum_i f_i: lambda_max of (1/n) sum_i A_i^T A_i / (4 N_i)
+/// (detail::gram_lambda_max: power iteration, from below, never above the true value) plus the
+/// regulariser's share. All parts must share the regulariser, lambda and the data width.
 inline double smoothness(std::span<const logistic_regression> parts, std::uint64_t seed = 1,
                          int max_iterations = 2000) {
     if (parts.empty())
         throw error("smoothness: no parts given");
-    const std::size_t d = parts.front().dim();
-    std::vector<double> v(d), w(d);
-    for (double& e : v)
-        e = detail::splitmix_uniform(seed);
-    auto normalise = [&](std::vector<double>& u) {
-        double s = 0;
-        for (double e : u)
-            s += e * e;
-        const double inv = s > 0 ? 1.0 / std::sqrt(s) : 0.0;
-        for (double& e : u)
-            e *= inv;
-        return std::sqrt(s);
-    };
-    normalise(v);
-    double rayleigh = 0;
-    for (int it = 0; it < max_iterations; ++it) {
-        // w = M v with M = (1/n) sum_i A_i^T A_i / (4 N_i), one pass over the rows.
-        for (double& e : w)
-            e = 0;
-        for (const auto& p : parts) {
-            const double weight =
-                1.0 / (4.0 * static_cast<double>(p.rows()) * static_cast<double>(parts.size()));
-            const row_range r = p.range();
-            for (std::size_t j = r.first; j < r.first + r.count; ++j) {
-                const auto a = p.data().row(j);
-                double av = 0;
-                for (std::size_t k = 0; k < d; ++k)
-                    av += static_cast<double>(a[k]) * v[k];
-                av *= weight;
-                for (std::size_t k = 0; k < d; ++k)
-                    w[k] += av * static_cast<double>(a[k]);
-            }
-        }
-        double next = 0; // v^T M v with ||v|| = 1
-        for (std::size_t k = 0; k < d; ++k)
-            next += v[k] * w[k];
-        const bool converged = it > 0 && std::abs(next - rayleigh) <= 1e-12 * std::abs(next);
-        rayleigh = next;
-        v.swap(w);
-        if (normalise(v) == 0 || converged)
-            break;
-    }
-    return rayleigh + parts.front().regulariser_smoothness();
+    for (const auto& p : parts)
+        if (p.kind() != parts.front().kind() || p.lambda() != parts.front().lambda())
+            throw error("smoothness: the logistic regression parts differ in regulariser or "
+                        "lambda; L of their average needs one");
+    // 1/4 bounds the logistic loss's second derivative. A power of two: applied after the power
+    // iteration it gives the same bits as inside it.
+    return 0.25 * detail::gram_lambda_max(parts, seed, max_iterations, "smoothness") +
+           parts.front().regulariser_smoothness();
 }
 
 inline double logistic_regression::smoothness(std::uint64_t seed, int max_iterations) const {

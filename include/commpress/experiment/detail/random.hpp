@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+// The experiment layer's deterministic pseudo-random numbers: splitmix64 and what is built on it
+// (uniforms, unbiased indices, Gaussians), the same values on every platform.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace commpress::experiment::detail {
+
+/// The next output of a splitmix64 stream (Steele, Lea, Flood 2014), advancing `state`.
+inline std::uint64_t splitmix64(std::uint64_t& state) noexcept {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/// A deterministic uniform [-1, 1) stream (splitmix64), so the power iteration's start vector is
+/// the same on every platform; std::*_distribution output is implementation-defined.
+inline double splitmix_uniform(std::uint64_t& state) noexcept {
+    return static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-52 - 1.0;
+}
+
+/// Uniform [0, 1) with 53 random bits.
+inline double splitmix_unit(std::uint64_t& state) noexcept {
+    return static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;
+}
+
+/// Uniform on {0, ..., bound - 1} (bound >= 1) without modulo bias: draws below 2^64 mod bound
+/// are rejected, so every residue is hit by the same number of accepted draws.
+inline std::uint64_t splitmix_below(std::uint64_t& state, std::uint64_t bound) noexcept {
+    const std::uint64_t reject_below = (0 - bound) % bound; // 2^64 mod bound
+    std::uint64_t r = splitmix64(state);
+    while (r < reject_below)
+        r = splitmix64(state);
+    return r % bound;
+}
+
+/// ln(x) for finite x > 0 from +, -, *, / only, which IEEE 754 rounds exactly: the same bits on
+/// every platform, unlike std::log, whose last bit the C library chooses. x = 2^e m with m in
+/// [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with s = (m-1)/(m+1), |s| <= 0.172; the atanh series
+/// to s^23 leaves a relative error below s^24 < 1e-18, so the result is within a few ulp.
+inline double portable_log(double x) noexcept {
+    int e = 0;
+    double m = std::frexp(x, &e);   // exact: m in [1/2, 1)
+    if (m < 0x1.6a09e667f3bcdp-1) { // sqrt(1/2)
+        m *= 2;
+        --e;
+    }
+    const double s = (m - 1) / (m + 1), z = s * s;
+    double series = 1.0 / 23;
+    for (int k = 21; k >= 1; k -= 2)
+        series = series * z + 1.0 / k;
+    return static_cast<double>(e) * 0x1.62e42fefa39efp-1 + 2 * s * series; // e ln 2 + ln m
+}
+
+/// Standard normal draws from a splitmix64 stream by Marsaglia's polar method: (u, v) uniform in
+/// the unit disc, s = u^2 + v^2, then u sqrt(-2 ln s / s) and v sqrt(-2 ln s / s) are independent
+/// N(0, 1). Only portable_log, sqrt and basic arithmetic, so the draws are platform-independent.
+class gaussian_stream {
+  public:
+    explicit gaussian_stream(std::uint64_t seed) noexcept : state_(seed) {}
+
+    double operator()() noexcept {
+        if (has_spare_) {
+            has_spare_ = false;
+            return spare_;
+        }
+        double u = 0, v = 0, s = 0;
+        do {
+            u = splitmix_uniform(state_);
+            v = splitmix_uniform(state_);
+            s = u * u + v * v;
+        } while (s >= 1 || s == 0);
+        const double scale = std::sqrt(-2 * portable_log(s) / s);
+        spare_ = v * scale;
+        has_spare_ = true;
+        return u * scale;
+    }
+
+    /// The underlying stream, for uniforms drawn in between the Gaussians.
+    std::uint64_t& state() noexcept { return state_; }
+
+  private:
+    std::uint64_t state_;
+    double spare_ = 0;
+    bool has_spare_ = false;
+};
+
+} // namespace commpress::experiment::detail
