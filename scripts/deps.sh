@@ -11,6 +11,7 @@ commpress_packages=(
     zlib1g-dev libcli11-dev nlohmann-json3-dev             # examples: gzip IDX, command line, JSON
     gnuplot-nox dataset-fashion-mnist                      # plots and the main job's data
     liblinear-tools                                        # heart_scale, the LIBSVM test file
+    libopenmpi-dev openmpi-bin                             # comm/mpi.hpp and its tests
 )
 
 commpress_install_deps() {

@@ -22,29 +22,6 @@ namespace {
 
 constexpr std::size_t d = 40, n = 4;
 
-/// Worker i's part of the quadratic of tests/feedback/quadratic.hpp.
-struct part {
-    const testing::quadratic* q;
-    std::size_t i;
-    std::size_t dim() const { return q->d; }
-    double loss_and_gradient(std::span<const float> x, std::span<float> g) {
-        q->grad(i, x, g);
-        double f = 0;
-        for (std::size_t j = 0; j < q->d; ++j) {
-            const double e = double(x[j]) - q->c[i][j];
-            f += 0.5 * q->D[i][j] * e * e;
-        }
-        return f;
-    }
-};
-
-std::vector<part> parts_of(const testing::quadratic& q) {
-    std::vector<part> p;
-    for (std::size_t i = 0; i < q.n; ++i)
-        p.push_back({&q, i});
-    return p;
-}
-
 template <class C>
 C make(std::uint32_t worker) {
     typename C::sparsifier_type sp{};
@@ -64,11 +41,12 @@ template <class M, class C>
 trace<M, C> simulate(M m, const testing::quadratic& q, int rounds,
                      experiment::simulation_options opts = {}) {
     simulator<M, C> sim(m, make<C>, d, n, opts);
-    auto parts = parts_of(q);
+    auto parts = testing::parts_of(q);
     std::vector<float> x(d, 0.0f);
     trace<M, C> t;
     for (int r = 0; r < rounds; ++r) {
-        t.records.push_back(sim.round(std::span<part>(parts), std::span<float>(x)));
+        t.records.push_back(
+            sim.round(std::span<testing::quadratic_part>(parts), std::span<float>(x)));
         t.xs.push_back(x);
     }
     return t;
@@ -113,12 +91,12 @@ TEST_CASE("simulator: the iterates of the halves driven by hand; f and grad f ex
     for (std::uint32_t i = 0; i < n; ++i)
         w.emplace_back(fb::ef21{.gamma = 0.02}, make<recipes::top_k>(i), d, n);
     fb::server<fb::ef21, recipes::top_k> s({.gamma = 0.02}, make<recipes::top_k>(0), d, n);
-    auto parts = parts_of(q);
+    auto parts = testing::parts_of(q);
     std::vector<float> x(d, 0.0f), g(d);
     std::vector<std::byte> msg(w[0].max_message_size());
     for (int r = 0; r < 20; ++r) {
-        const auto [f, g2] =
-            experiment::evaluate(std::span<part>(parts), std::span<const float>(x));
+        const auto [f, g2] = experiment::evaluate(std::span<testing::quadratic_part>(parts),
+                                                  std::span<const float>(x));
         CHECK(t.records[r].loss == Approx(f).epsilon(1e-12));
         CHECK(t.records[r].grad_norm2 == Approx(g2).epsilon(1e-12));
         for (std::size_t i = 0; i < n; ++i) {

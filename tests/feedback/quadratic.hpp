@@ -99,6 +99,29 @@ struct quadratic {
     }
 };
 
+/// Worker i's f_i as a problem part of the simulator (dim, loss_and_gradient).
+struct quadratic_part {
+    const quadratic* q;
+    std::size_t i;
+    std::size_t dim() const { return q->d; }
+    double loss_and_gradient(std::span<const float> x, std::span<float> g) const {
+        q->grad(i, x, g);
+        double f = 0;
+        for (std::size_t j = 0; j < q->d; ++j) {
+            const double e = double(x[j]) - q->c[i][j];
+            f += 0.5 * q->D[i][j] * e * e;
+        }
+        return f;
+    }
+};
+
+inline std::vector<quadratic_part> parts_of(const quadratic& q) {
+    std::vector<quadratic_part> p;
+    for (std::size_t i = 0; i < q.n; ++i)
+        p.push_back({&q, i});
+    return p;
+}
+
 /// Plain gradient descent in float from x = 0, summing the workers' gradients as the servers
 /// do: the iterate after each round.
 inline std::vector<std::vector<float>> gd(const quadratic& q, double gamma, int rounds) {

@@ -26,9 +26,19 @@ struct checkpoint_key {
 };
 
 namespace detail {
-
 inline constexpr std::uint8_t checkpoint_version = 1;
 inline constexpr std::size_t checkpoint_head = 4 + 1 + 1 + 8 + 4 + 4 + 1; // magic .. element size
+} // namespace detail
+
+/// The configuration a checkpoint was saved under (method, its constants, the compressor's
+/// fingerprint, d; not the worker id): equal for two halves of one configuration.
+inline std::uint64_t configuration_of(std::span<const std::byte> checkpoint) {
+    if (checkpoint.size() < detail::checkpoint_head || std::memcmp(checkpoint.data(), "CPCK", 4))
+        commpress::detail::fail_decode("checkpoint: not a commpress checkpoint");
+    return commpress::detail::load_le(checkpoint.data() + 6, 8);
+}
+
+namespace detail {
 
 /// Layout, little-endian: "CPCK", version u8, half u8, fingerprint u64, tensor u32, worker u32,
 /// element size u8 (4 or 8), then the fields in the order written, then CRC32C of all before.

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// mpi::allreduce against the serial reference every rank computes itself: the same bits on every
+// rank for every compressor, sums and means; and the errors: another configuration on one rank,
+// a message that does not decode, another size.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <commpress/comm/mpi.hpp>
+#include <commpress/commpress.hpp>
+
+using namespace commpress;
+
+namespace {
+
+constexpr std::size_t d = 1000;
+
+int world_rank() {
+    int r = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    return r;
+}
+int world_size() {
+    int p = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &p);
+    return p;
+}
+
+/// Rank r's vector in call t: a splitmix64 stream in [-1, 1).
+std::vector<float> data_of(int r, int t) {
+    std::vector<float> x(d);
+    std::uint64_t s = 1000003u * std::uint64_t(r) + std::uint64_t(t);
+    for (float& v : x)
+        v = static_cast<float>(static_cast<double>(detail::splitmix64(s++) >> 11) * 0x1p-52 - 1.0);
+    return x;
+}
+
+template <class C>
+C make(int rank, double ratio = 0.1) {
+    typename C::sparsifier_type sp{};
+    if constexpr (requires { sp.ratio; })
+        sp.ratio = ratio;
+    if constexpr (requires { sp.independent; })
+        sp.independent = true;
+    return C{sp, {}, {}, seed{11}, stream{.worker = static_cast<std::uint32_t>(rank)}};
+}
+
+/// Three all-reduces of C against the reference: every rank's compressor applied in turn and
+/// decoded in rank order, as the library does, but in one process.
+template <class C>
+void matches_reference(const char* what) {
+    INFO(what << " on " << world_size() << " ranks");
+    const int p = world_size(), me = world_rank();
+    mpi::allreduce<C> ar(make<C>(me), MPI_COMM_WORLD);
+    std::vector<C> ref;
+    for (int r = 0; r < p; ++r)
+        ref.push_back(make<C>(r));
+    for (int t = 0; t < 3; ++t) {
+        const auto op = t == 1 ? mpi::reduction::sum : mpi::reduction::mean;
+        std::vector<float> out(d, 7.0f), want(d, 0.0f);
+        ar(std::span<const float>(data_of(me, t)), std::span<float>(out), op);
+        const float w = op == mpi::reduction::mean ? 1.0f / float(p) : 1.0f;
+        for (int r = 0; r < p; ++r) {
+            const auto msg = ref[r].compress(std::span<const float>(data_of(r, t)));
+            ref[0].decompress_add(std::span<const std::byte>(msg), std::span<float>(want), w);
+            if (r == me)
+                CHECK(ar.bytes_sent() == msg.size());
+        }
+        CHECK(out == want);
+    }
+}
+
+} // namespace
+
+TEST_CASE("mpi::allreduce equals the serial reference bit for bit", "[mpi]") {
+    matches_reference<recipes::top_k>("top_k");
+    matches_reference<recipes::rand_k>("rand_k, independent");
+    matches_reference<recipes::qsgd>("qsgd");
+    matches_reference<recipes::fp16>("fp16");
+    matches_reference<recipes::natural>("natural");
+    matches_reference<recipes::scaled_sign>("scaled_sign");
+}
+
+TEST_CASE("mpi::allreduce: with the identity compressor, the mean of the vectors", "[mpi]") {
+    const int p = world_size(), me = world_rank();
+    mpi::allreduce<recipes::fp32> ar(make<recipes::fp32>(me), MPI_COMM_WORLD);
+    std::vector<float> out(d);
+    ar(std::span<const float>(data_of(me, 0)), std::span<float>(out), mpi::reduction::sum);
+    std::vector<float> want(d, 0.0f);
+    for (int r = 0; r < p; ++r) {
+        const auto x = data_of(r, 0);
+        for (std::size_t j = 0; j < d; ++j)
+            want[j] += x[j]; // the same order as the decoder's adds: rank 0 first
+    }
+    CHECK(out == want);
+}
+
+TEST_CASE("mpi::allreduce: another configuration on one rank fails on every rank", "[mpi]") {
+    const int p = world_size(), me = world_rank();
+    if (p < 2)
+        return;
+    mpi::allreduce<recipes::top_k> ar(make<recipes::top_k>(me, me == 1 ? 0.2 : 0.1),
+                                      MPI_COMM_WORLD);
+    std::vector<float> out(d, 7.0f);
+    CHECK_THROWS_WITH(ar(std::span<const float>(data_of(me, 0)), std::span<float>(out)),
+                      Catch::Contains("rank 1's configuration differs"));
+    CHECK(out == std::vector<float>(d, 7.0f));
+}
+
+TEST_CASE("mpi::allreduce: a message that does not decode fails on every rank, naming its sender",
+          "[mpi]") {
+    const int p = world_size(), me = world_rank();
+    const int bad = p > 1 ? 1 : 0;
+    mpi::allreduce<recipes::top_k> ar(make<recipes::top_k>(me), MPI_COMM_WORLD);
+    auto msg = make<recipes::top_k>(me).compress(std::span<const float>(data_of(me, 0)));
+    if (me == bad)
+        msg[0] ^= std::byte{0xff}; // not a commpress message any more
+    std::vector<float> out(d, 7.0f);
+    CHECK_THROWS_WITH(ar.reduce_messages(std::span<const std::byte>(msg), std::span<float>(out)),
+                      Catch::Contains("rank " + std::to_string(bad) + "'s message"));
+    CHECK(out == std::vector<float>(d, 7.0f)); // untouched, also by the good messages before
+    // A rank with another size: its message does not fit the others' output, nor theirs its.
+    if (p == 1)
+        return;
+    const std::size_t n = me == bad ? d + 1 : d;
+    std::vector<float> x(n, 1.0f), y(n, 7.0f);
+    CHECK_THROWS_AS(ar(std::span<const float>(x), std::span<float>(y)), decode_error);
+    CHECK(y == std::vector<float>(n, 7.0f));
+}
