@@ -150,6 +150,126 @@ class allreduce {
     std::vector<T> acc_;
 };
 
+/// Scatter-reduce then all-gather, both compressed: rank j owns chunk j of the tensor (elements
+/// [j n / p, (j + 1) n / p)). Every rank compresses each chunk of x and sends chunk j to rank j
+/// (MPI_Alltoallv); rank j reduces the p messages it got, compresses the reduced chunk again,
+/// and every rank gathers those (MPI_Allgatherv). A rank sends and receives 2 (p - 1) / p of one
+/// message's worth, like a ring all-reduce, where allreduce's gather receives p - 1 whole
+/// messages; its buffers do not grow with p. The price: the reduced chunks are compressed a
+/// second time, so the result is C(sum_r C(x_r)) chunk by chunk (for unbiased C the two
+/// variances add). Errors are collective: every rank throws, the out vector is untouched.
+template <class C, class T = float>
+class reduce_scatter_allreduce {
+  public:
+    reduce_scatter_allreduce(C c, MPI_Comm comm) : c_(std::move(c)), ex_(comm) {
+        const auto p = static_cast<std::size_t>(ex_.size());
+        meta_out_.resize(2 * p);
+        meta_in_.resize(2 * p);
+        scounts_.resize(p);
+        sdispls_.resize(p);
+        rcounts_.resize(p);
+        rdispls_.resize(p);
+    }
+
+    void operator()(std::span<const T> x, std::span<T> out, reduction op = reduction::mean) {
+        const int p = ex_.size(), me = ex_.rank();
+        const std::size_t n = x.size();
+        if (out.size() != n || n < static_cast<std::size_t>(p))
+            commpress::detail::fail_parameter(
+                "mpi::reduce_scatter_allreduce: " + std::to_string(n) + " elements into " +
+                std::to_string(out.size()) + ", for " + std::to_string(p) +
+                " ranks (each rank owns a chunk: at least one element per rank)");
+        const auto first = [&](int j) { return std::size_t(j) * n / std::size_t(p); };
+        // Phase 1: chunk j of x, compressed, to rank j; sizes and fingerprints first.
+        std::size_t cap = 0;
+        for (int j = 0; j < p; ++j)
+            cap += c_.max_message_size(first(j + 1) - first(j));
+        send_.resize(cap);
+        std::size_t at = 0;
+        for (int j = 0; j < p; ++j) {
+            const std::size_t used = c_.compress(x.subspan(first(j), first(j + 1) - first(j)),
+                                                 std::span<std::byte>(send_).subspan(at));
+            meta_out_[2 * std::size_t(j)] = used;
+            meta_out_[2 * std::size_t(j) + 1] = c_.fingerprint();
+            sdispls_[std::size_t(j)] = checked_int(at);
+            scounts_[std::size_t(j)] = checked_int(used);
+            at += used;
+        }
+        detail::check(MPI_Alltoall(meta_out_.data(), 2, MPI_UINT64_T, meta_in_.data(), 2,
+                                   MPI_UINT64_T, ex_.comm()),
+                      "MPI_Alltoall");
+        std::size_t total = 0;
+        for (int r = 0; r < p; ++r) {
+            if (meta_in_[2 * std::size_t(r) + 1] != c_.fingerprint())
+                commpress::detail::fail_parameter(
+                    "mpi::reduce_scatter_allreduce: rank " + std::to_string(r) +
+                    "'s configuration differs from rank " + std::to_string(me) +
+                    "'s (another fingerprint): every rank must use the same compressor");
+            rdispls_[std::size_t(r)] = checked_int(total);
+            rcounts_[std::size_t(r)] = checked_int(meta_in_[2 * std::size_t(r)]);
+            total += meta_in_[2 * std::size_t(r)];
+        }
+        checked_int(total);
+        recv_.resize(total);
+        detail::check(MPI_Alltoallv(send_.data(), scounts_.data(), sdispls_.data(), MPI_BYTE,
+                                    recv_.data(), rcounts_.data(), rdispls_.data(), MPI_BYTE,
+                                    ex_.comm()),
+                      "MPI_Alltoallv");
+        // Reduce this rank's chunk. A message that does not decode fails here on this rank only:
+        // the lowest bad sender goes to every rank before anyone waits in the next collective.
+        const T w = op == reduction::mean ? T{1} / static_cast<T>(p) : T{1};
+        part_.assign(first(me + 1) - first(me), T{0});
+        int bad = p;
+        std::string why;
+        for (int r = 0; r < p && bad == p; ++r) {
+            try {
+                c_.decompress_add(std::span<const std::byte>(recv_).subspan(
+                                      std::size_t(rdispls_[std::size_t(r)]),
+                                      std::size_t(rcounts_[std::size_t(r)])),
+                                  std::span<T>(part_), w);
+            } catch (const decode_error& e) {
+                bad = r;
+                why = e.what();
+            }
+        }
+        int lowest = bad;
+        detail::check(MPI_Allreduce(&bad, &lowest, 1, MPI_INT, MPI_MIN, ex_.comm()),
+                      "MPI_Allreduce");
+        if (lowest != p)
+            commpress::detail::fail_decode(
+                "rank " + std::to_string(lowest) + "'s message" +
+                (bad == lowest ? ": " + why : std::string(" did not decode on another rank")));
+        // Phase 2: the reduced chunks, compressed again, gathered by everyone.
+        send_.resize(c_.max_message_size(part_.size()));
+        const std::size_t used =
+            c_.compress(std::span<const T>(part_), std::span<std::byte>(send_));
+        ex_.run(std::span<const std::byte>(send_.data(), used), c_.fingerprint());
+        acc_.resize(n);
+        ex_.for_each([&](int j, std::span<const std::byte> msg) {
+            c_.decompress(msg, std::span<T>(acc_).subspan(first(j), first(j + 1) - first(j)));
+        });
+        std::copy(acc_.begin(), acc_.end(), out.begin());
+    }
+
+    C& compressor() noexcept { return c_; }
+
+  private:
+    static int checked_int(std::size_t v) {
+        if (v > static_cast<std::size_t>(INT_MAX))
+            commpress::detail::fail_parameter(
+                "mpi::reduce_scatter_allreduce: more than 2^31 - 1 bytes in one exchange, "
+                "MPI's int counts; split the call");
+        return static_cast<int>(v);
+    }
+
+    C c_;
+    exchange ex_;
+    std::vector<std::uint64_t> meta_out_, meta_in_; // per rank: bytes, fingerprint
+    std::vector<int> scounts_, sdispls_, rcounts_, rdispls_;
+    std::vector<std::byte> send_, recv_;
+    std::vector<T> part_, acc_;
+};
+
 /// Method M with compressor C over the ranks of comm, one worker per rank. Every rank keeps the
 /// server's state too (a replicated server): each round every rank sends its worker's message,
 /// receives all of them in rank order and updates its copy of x, so the copies stay equal bit

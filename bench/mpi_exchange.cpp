@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+// The bandwidth experiment's timer (docs/distributed.md): all-reducing one float32 gradient of
+// `values` elements (default 25 M = 100 MB) over the ranks of MPI_COMM_WORLD, end to end
+// (compress, exchange, decode into the result), by MPI_Allreduce in binary32 and by commpress
+// recipes through both of comm/mpi.hpp's all-reduces. Each operation: one warm-up, then `reps`
+// timed runs, each started after an MPI_Barrier, timed on rank 0 until every rank is done.
+//
+//   mpirun -np 4 bench_mpi_exchange [--values 25000000] [--reps 3] [--json FILE] [--csv FILE]
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <mpi.h>
+#include <nlohmann/json.hpp>
+
+#include <commpress/comm/mpi.hpp>
+#include <commpress/commpress.hpp>
+
+namespace cp = commpress;
+
+namespace {
+
+int rank_of() {
+    int r = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    return r;
+}
+
+/// Mean seconds of reps runs of op, every run between barriers (the slowest rank counts).
+double time_op(const std::function<void()>& op, int reps) {
+    op(); // warm-up: buffers sized, pages touched
+    double total = 0;
+    for (int i = 0; i < reps; ++i) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        const auto t0 = std::chrono::steady_clock::now();
+        op();
+        MPI_Barrier(MPI_COMM_WORLD);
+        total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    return total / reps;
+}
+
+template <class C>
+C make(typename C::sparsifier_type sp, typename C::quantizer_type q, bool shared = false) {
+    const auto r = static_cast<std::uint32_t>(rank_of());
+    return C{sp, q, {}, cp::seed{5}, cp::stream{.worker = shared ? 0u : r}};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    MPI_Init(&argc, &argv);
+    std::size_t values = 25'000'000;
+    int reps = 3;
+    std::string json, csv;
+    CLI::App app{"all-reduce of one float32 gradient: MPI_Allreduce vs commpress recipes"};
+    app.add_option("--values", values, "gradient length (float32 values)");
+    app.add_option("--reps", reps, "timed runs per operation");
+    app.add_option("--json", json, "write the results here (rank 0)");
+    app.add_option("--csv", csv, "and as CSV here (rank 0)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        MPI_Finalize();
+        return rc;
+    }
+    const int me = rank_of();
+    int p = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &p);
+    std::vector<float> x(values), out(values);
+    std::uint64_t s = 77 + std::uint64_t(me);
+    for (float& v : x) // a gradient-like vector: N(0, 1)-ish from a sum of uniforms
+        v = static_cast<float>(static_cast<double>(cp::detail::splitmix64(s++) >> 11) * 0x1p-52 -
+                               1.0);
+    nlohmann::json rows = nlohmann::json::array();
+    double base = 0;
+    const auto record = [&](const std::string& name, const std::string& how, double sec) {
+        if (name == "fp32 MPI_Allreduce")
+            base = sec;
+        if (me == 0) {
+            std::printf("%-28s %-16s %9.4f s  %6.2fx\n", name.c_str(), how.c_str(), sec,
+                        base / sec);
+            std::fflush(stdout);
+        }
+        rows.push_back(
+            {{"op", name}, {"exchange", how}, {"seconds", sec}, {"speedup", base / sec}});
+    };
+    if (me == 0)
+        std::printf("%d ranks, %zu float32 values (%.1f MB)\n", p, values, 4e-6 * double(values));
+
+    record("fp32 MPI_Allreduce", "MPI_Allreduce",
+           time_op(
+               [&] {
+                   MPI_Allreduce(x.data(), out.data(), static_cast<int>(values), MPI_FLOAT, MPI_SUM,
+                                 MPI_COMM_WORLD);
+               },
+               reps));
+
+    const auto both = [&]<class C>(const std::string& name, C c) {
+        cp::mpi::allreduce<C> gather(c, MPI_COMM_WORLD);
+        record(name, "allgather",
+               time_op(
+                   [&] {
+                       gather(std::span<const float>(x), std::span<float>(out),
+                              cp::mpi::reduction::sum);
+                   },
+                   reps));
+        cp::mpi::reduce_scatter_allreduce<C> rs(std::move(c), MPI_COMM_WORLD);
+        record(name, "reduce-scatter",
+               time_op(
+                   [&] {
+                       rs(std::span<const float>(x), std::span<float>(out),
+                          cp::mpi::reduction::sum);
+                   },
+                   reps));
+    };
+    using namespace cp::recipes;
+    both("bf16", make<bf16>({}, {}));
+    both("8-bit uniform", make<uniform8>({}, {.bits = 8, .bucket = 512}));
+    both("QSGD 4-bit (s = 7)", make<qsgd_packed>({}, {.levels = 7, .bucket = 512}));
+    both("rand-k 1%, shared seed", make<rand_k>({.ratio = 0.01}, {}, true));
+    both("sign (scaled)", make<scaled_sign>({}, {}));
+    { // top-k 1% with error feedback (EF14's memory e: send C(e + g), keep the rest)
+        cp::mpi::allreduce<top_k> gather(make<top_k>({.ratio = 0.01}, {}), MPI_COMM_WORLD);
+        std::vector<float> e(values, 0.0f), sent(values);
+        std::vector<std::byte> msg(gather.compressor().max_message_size(values));
+        record("top-k 1% + EF", "allgather",
+               time_op(
+                   [&] {
+                       for (std::size_t j = 0; j < values; ++j)
+                           e[j] += x[j];
+                       const std::size_t used =
+                           gather.compressor().compress(std::span<const float>(e), msg);
+                       gather.compressor().decompress_add(
+                           std::span<const std::byte>(msg.data(), used), std::span<float>(e),
+                           -1.0f);
+                       gather.reduce_messages(std::span<const std::byte>(msg.data(), used),
+                                              std::span<float>(out), cp::mpi::reduction::sum);
+                   },
+                   reps));
+    }
+    if (me == 0 && !json.empty())
+        std::ofstream(json)
+            << nlohmann::json{{"ranks", p}, {"values", values}, {"rows", rows}}.dump(2) << '\n';
+    if (me == 0 && !csv.empty()) {
+        std::ofstream f(csv);
+        f << "op,exchange,seconds,speedup\n";
+        for (const auto& r : rows)
+            f << '"' << r["op"].get<std::string>() << "\"," << r["exchange"].get<std::string>()
+              << ',' << r["seconds"].get<double>() << ',' << r["speedup"].get<double>() << '\n';
+    }
+    MPI_Finalize();
+    return 0;
+}
