@@ -72,7 +72,8 @@ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     --csv "$PWD/results/bandwidth/results.csv" "$@" </dev/null
 
 gnuplot <<PLOT
-set terminal pngcairo size 900,500
+set terminal pngcairo size 900,560 noenhanced
+set bmargin 9
 set output "results/bandwidth/speedup.png"
 set datafile separator ","
 set title "all-reduce of 100 MB over $N ranks, $RATE links: time of MPI_Allreduce(fp32) / time"
