@@ -138,7 +138,7 @@ class allreduce {
         std::copy(acc_.begin(), acc_.end(), out.begin());
     }
 
-    /// Bytes this rank sent and received in the last call (whole messages).
+    /// Bytes of this rank's message in the last call (header included).
     std::size_t bytes_sent() const noexcept { return ex_.message(ex_.rank()).size(); }
     const exchange& messages() const noexcept { return ex_; }
     C& compressor() noexcept { return c_; }
