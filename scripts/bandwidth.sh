@@ -20,9 +20,9 @@ ip netns del ${NS}probe
 
 source scripts/deps.sh
 commpress_install_deps "${commpress_packages[@]}" iproute2
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+cmake -S . -B build/bandwidth -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
     -DCOMMPRESS_BUILD_TESTS=OFF -DCOMMPRESS_BUILD_BENCH=ON -DCOMMPRESS_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" --target bench_mpi_exchange
+cmake --build build/bandwidth -j"$(nproc)" --target bench_mpi_exchange
 
 work=$(mktemp -d)
 down() {
@@ -68,7 +68,7 @@ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     --mca plm_rsh_agent "$work/agent" --mca btl self,tcp --mca btl_tcp_if_include eth0 \
     --mca oob_tcp_if_include eth0 --mca coll_tuned_use_dynamic_rules 1 \
     --mca coll_tuned_allreduce_algorithm 4 \
-    "$PWD/build/release/bench/bench_mpi_exchange" --json "$PWD/results/bandwidth/results.json" \
+    "$PWD/build/bandwidth/bench/bench_mpi_exchange" --json "$PWD/results/bandwidth/results.json" \
     --csv "$PWD/results/bandwidth/results.csv" "$@" </dev/null
 
 gnuplot <<PLOT
