@@ -10,6 +10,10 @@ commpress_install_deps "${commpress_packages[@]}" clang-format clang-19 libclang
 start=$SECONDS
 jobs=$(nproc)
 launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# The tests use precompiled headers (tests/CMakeLists.txt); ccache caches compiles that use one
+# only with this sloppiness, else it runs them uncached. Added to any sloppiness set in the
+# environment (an environment setting replaces the one in ccache.conf).
+export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:+$CCACHE_SLOPPINESS,}pch_defines,time_macros
 
 echo "== 1/4 format (clang-format $(clang-format --version | grep -o '[0-9.]*' | head -1))"
 git ls-files -- '*.hpp' '*.cpp' | xargs clang-format --dry-run -Werror
@@ -27,8 +31,13 @@ fi
 (cd build/ci-release && ctest -j"$jobs" --output-on-failure --timeout 600)
 
 echo "== 3/4 ASan + UBSan build, all tests"
+# -g1 (line tables, no variable locations), not -g: ASan and UBSan reports keep every frame with
+# file:line, inlined frames included, and the test compiles take 20-35% less CPU (no variable
+# tracking, less DWARF). It goes in CMAKE_CXX_FLAGS_DEBUG, which would otherwise add -g. For a
+# debugger session, build with -g.
 cmake -S . -B build/ci-asan -DCMAKE_BUILD_TYPE=Debug "${launcher[@]}" \
-    -DCMAKE_CXX_FLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+    -DCMAKE_CXX_FLAGS="-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+    -DCMAKE_CXX_FLAGS_DEBUG=-g1 \
     -DCOMMPRESS_BUILD_BENCH=OFF -DCOMMPRESS_BUILD_EXAMPLES=OFF
 cmake --build build/ci-asan -j"$jobs"
 (cd build/ci-asan && ASAN_OPTIONS=detect_leaks=1 ctest -j"$jobs" --output-on-failure \
