@@ -2,14 +2,16 @@
 // The bandwidth experiment's timer (docs/distributed.md): all-reducing one float32 gradient of
 // `values` elements (default 25 M = 100 MB) over the ranks of MPI_COMM_WORLD, end to end
 // (compress, exchange, decode into the result), by MPI_Allreduce in binary32 and by commpress
-// recipes through both of comm/mpi.hpp's all-reduces. Each operation: one warm-up, then `reps`
-// timed runs, each started after an MPI_Barrier, timed on rank 0 until every rank is done.
+// recipes through comm/mpi.hpp's all-reduces: blocking, and pipelined in slices. Each operation:
+// one warm-up, then `reps` timed runs, each started after an MPI_Barrier, timed on rank 0 until
+// every rank is done.
 //
 //   mpirun -np 4 bench_mpi_exchange [--values 25000000] [--reps 3] [--json FILE] [--csv FILE]
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,9 +47,8 @@ double time_op(const std::function<void()>& op, int reps) {
 }
 
 template <class C>
-C make(typename C::sparsifier_type sp, typename C::quantizer_type q, bool shared = false) {
-    const auto r = static_cast<std::uint32_t>(rank_of());
-    return C{sp, q, {}, cp::seed{5}, cp::stream{.worker = shared ? 0u : r}};
+C make(typename C::sparsifier_type sp, typename C::quantizer_type q) {
+    return C{sp, q, {}, cp::seed{5}, cp::stream{.worker = static_cast<std::uint32_t>(rank_of())}};
 }
 
 } // namespace
@@ -55,11 +56,13 @@ C make(typename C::sparsifier_type sp, typename C::quantizer_type q, bool shared
 int main(int argc, char** argv) {
     MPI_Init(&argc, &argv);
     std::size_t values = 25'000'000;
-    int reps = 3;
+    int reps = 3, slices = 8;
     std::string json, csv;
     CLI::App app{"all-reduce of one float32 gradient: MPI_Allreduce vs commpress recipes"};
     app.add_option("--values", values, "gradient length (float32 values)");
     app.add_option("--reps", reps, "timed runs per operation");
+    app.add_option("--slices", slices, "slices of the pipelined runs (1: none)")
+        ->check(CLI::Range(1, 1024));
     app.add_option("--json", json, "write the results here (rank 0)");
     app.add_option("--csv", csv, "and as CSV here (rank 0)");
     try {
@@ -101,9 +104,39 @@ int main(int argc, char** argv) {
                },
                reps));
 
+    // The gradient cut into `slices` tensors, one allreduce object each: slice s + 1 is
+    // compressed while slice s is in flight (start, then test the earlier ones), as a training
+    // loop overlaps the buckets of a backward pass.
+    const auto pipelined = [&]<class C>(const std::string& name, C c) {
+        std::vector<std::unique_ptr<cp::mpi::allreduce<C>>> ar;
+        std::vector<std::size_t> first;
+        for (int i = 0; i <= slices; ++i)
+            first.push_back(values * std::size_t(i) / std::size_t(slices));
+        for (int i = 0; i < slices; ++i) {
+            c.set_step(0);
+            ar.push_back(std::make_unique<cp::mpi::allreduce<C>>(c, MPI_COMM_WORLD));
+        }
+        record(name, "pipelined x" + std::to_string(slices),
+               time_op(
+                   [&] {
+                       for (int i = 0; i < slices; ++i) {
+                           const std::size_t n = first[i + 1] - first[i];
+                           ar[i]->start(std::span<const float>(x).subspan(first[i], n),
+                                        std::span<float>(out).subspan(first[i], n),
+                                        cp::mpi::reduction::sum);
+                           for (int j = 0; j < i; ++j)
+                               ar[j]->test();
+                       }
+                       for (auto& a : ar)
+                           a->wait();
+                   },
+                   reps));
+    };
     const auto both = [&]<class C>(const std::string& name, C c) {
+        if (slices > 1)
+            pipelined(name, c);
         cp::mpi::allreduce<C> gather(c, MPI_COMM_WORLD);
-        record(name, "allgather",
+        record(name, cp::mpi::summable<C> ? "MPI_Allreduce" : "allgather",
                time_op(
                    [&] {
                        gather(std::span<const float>(x), std::span<float>(out),
@@ -123,7 +156,7 @@ int main(int argc, char** argv) {
     both("bf16", make<bf16>({}, {}));
     both("8-bit uniform", make<uniform8>({}, {.bits = 8, .bucket = 512}));
     both("QSGD 4-bit (s = 7)", make<qsgd_packed>({}, {.levels = 7, .bucket = 512}));
-    both("rand-k 1%, shared seed", make<rand_k>({.ratio = 0.01}, {}, true));
+    both("rand-k 1%, shared seed", make<rand_k>({.ratio = 0.01}, {}));
     both("sign (scaled)", make<scaled_sign>({}, {}));
     { // top-k 1% with error feedback (EF14's memory e: send C(e + g), keep the rest)
         cp::mpi::allreduce<top_k> gather(make<top_k>({.ratio = 0.01}, {}), MPI_COMM_WORLD);

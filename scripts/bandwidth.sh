@@ -67,7 +67,8 @@ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     ip netns exec ${NS}0 mpirun --host "$hosts" -np $N \
     --mca plm_rsh_agent "$work/agent" --mca btl self,tcp --mca btl_tcp_if_include eth0 \
     --mca oob_tcp_if_include eth0 --mca coll_tuned_use_dynamic_rules 1 \
-    --mca coll_tuned_allreduce_algorithm 4 \
+    --mca coll_tuned_allreduce_algorithm 4 --mca coll_tuned_allgatherv_algorithm "${ALLGATHERV:-3}" \
+    --mca coll_tuned_alltoallv_algorithm "${ALLTOALLV:-2}" \
     "$PWD/build/bandwidth/bench/bench_mpi_exchange" --json "$PWD/results/bandwidth/results.json" \
     --csv "$PWD/results/bandwidth/results.csv" "$@" </dev/null
 

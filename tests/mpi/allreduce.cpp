@@ -195,3 +195,158 @@ TEST_CASE("mpi::reduce_scatter_allreduce: errors reach every rank", "[mpi]") {
     CHECK_THROWS_AS(ar(std::span<const float>(x), std::span<float>(z)), decode_error);
     CHECK(z == std::vector<float>(n, 7.0f));
 }
+
+namespace {
+
+/// Dyadic values m/8, |m| <= 8: sums of up to 4 of them, times n/k = 10 and 1/p, are exact in
+/// binary32 in any order of the additions, so MPI_Allreduce's order cannot change a bit.
+std::vector<float> dyadic_of(int r, int t, std::size_t n = d) {
+    std::vector<float> x(n);
+    for (std::size_t j = 0; j < n; ++j)
+        x[j] = static_cast<float>(
+                   static_cast<int>((7 * std::size_t(r) + 13 * j + 5 * std::size_t(t)) % 17) - 8) /
+               8.0f;
+    return x;
+}
+
+recipes::rand_k shared_rand_k(int rank) {
+    return recipes::rand_k{
+        {.ratio = 0.1}, {}, {}, seed{11}, stream{.worker = static_cast<std::uint32_t>(rank)}};
+}
+
+template <class T>
+std::vector<std::span<const T>> const_spans(const std::vector<std::vector<T>>& vs) {
+    return {vs.begin(), vs.end()};
+}
+template <class T>
+std::vector<std::span<T>> spans(std::vector<std::vector<T>>& vs) {
+    return {vs.begin(), vs.end()};
+}
+
+} // namespace
+
+TEST_CASE(
+    "mpi::allreduce: shared-seed rand-k goes through MPI_Allreduce, with the messages' result",
+    "[mpi]") {
+    static_assert(mpi::summable<recipes::rand_k>);
+    static_assert(!mpi::summable<recipes::top_k> && !mpi::summable<recipes::qsgd> &&
+                  !mpi::summable<recipes::fp32> && !mpi::summable<chunked<recipes::rand_k>>);
+    const int p = world_size(), me = world_rank();
+    mpi::allreduce<recipes::rand_k> ar(shared_rand_k(me), MPI_COMM_WORLD);
+    std::vector<recipes::rand_k> ref;
+    for (int r = 0; r < p; ++r)
+        ref.push_back(shared_rand_k(r));
+    for (int t = 0; t < 3; ++t) {
+        const auto op = t == 1 ? mpi::reduction::sum : mpi::reduction::mean;
+        std::vector<float> out(d, 7.0f), want(d, 0.0f);
+        ar(std::span<const float>(dyadic_of(me, t)), std::span<float>(out), op);
+        const float w = op == mpi::reduction::mean ? 1.0f / float(p) : 1.0f;
+        for (int r = 0; r < p; ++r)
+            ref[0].decompress_add(std::span<const std::byte>(
+                                      ref[r].compress(std::span<const float>(dyadic_of(r, t)))),
+                                  std::span<float>(want), w);
+        CHECK(out == want);
+        CHECK(ar.bytes_sent() == 100 * sizeof(float)); // the k = 100 values, not a message
+    }
+    CHECK(ar.compressor().step() == 3); // its draws advance as if it had compressed
+    if (p < 2)
+        return;
+    // A rank one step ahead would sum values from other coordinates: refused on every rank.
+    auto ahead = shared_rand_k(me);
+    if (me == 1)
+        ahead.set_step(5);
+    mpi::allreduce<recipes::rand_k> skewed(ahead, MPI_COMM_WORLD);
+    std::vector<float> out(d, 7.0f);
+    CHECK_THROWS_WITH(skewed(std::span<const float>(dyadic_of(me, 0)), std::span<float>(out)),
+                      Catch::Contains("rank 1 is at step 5"));
+    CHECK(out == std::vector<float>(d, 7.0f));
+}
+
+namespace {
+
+/// A bucket of three tensors in one exchange against three exchanges: the same bits.
+template <class C>
+void bucket_matches(const char* what, C (*make_c)(int)) {
+    INFO(what << " on " << world_size() << " ranks");
+    const int me = world_rank();
+    const std::vector<std::size_t> sizes{1000, 37, 500};
+    mpi::allreduce<C> bucket(make_c(me), MPI_COMM_WORLD), single(make_c(me), MPI_COMM_WORLD);
+    std::vector<std::vector<float>> xs, got, want;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        xs.push_back(dyadic_of(me, int(i), sizes[i]));
+        got.emplace_back(sizes[i], 7.0f);
+        want.emplace_back(sizes[i], 7.0f);
+    }
+    bucket(const_spans(xs), spans(got), mpi::reduction::sum);
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        single(std::span<const float>(xs[i]), std::span<float>(want[i]), mpi::reduction::sum);
+        bytes += single.bytes_sent();
+    }
+    CHECK(got == want);
+    CHECK(bucket.bytes_sent() == bytes);
+}
+
+recipes::top_k top_k_of(int rank) { return make<recipes::top_k>(rank); }
+recipes::qsgd qsgd_of(int rank) { return make<recipes::qsgd>(rank); }
+
+} // namespace
+
+TEST_CASE("mpi::allreduce: a bucket of tensors in one message equals one exchange per tensor",
+          "[mpi]") {
+    bucket_matches<recipes::top_k>("top_k", top_k_of);
+    bucket_matches<recipes::qsgd>("qsgd", qsgd_of);
+    bucket_matches<recipes::rand_k>("rand_k, shared: MPI_Allreduce", shared_rand_k);
+}
+
+TEST_CASE("mpi::allreduce: a bucket of another shape on one rank fails on every rank", "[mpi]") {
+    const int p = world_size(), me = world_rank();
+    if (p < 2)
+        return;
+    // Rank 1 sends two tensors, the others three: each side finds the other's bucket wrong.
+    const std::size_t tensors = me == 1 ? 2 : 3;
+    std::vector<std::vector<float>> xs(tensors, dyadic_of(me, 0, 100)), outs(tensors);
+    for (auto& o : outs)
+        o.assign(100, 7.0f);
+    mpi::allreduce<recipes::top_k> ar(make<recipes::top_k>(me), MPI_COMM_WORLD);
+    CHECK_THROWS_WITH(
+        ar(const_spans(xs), spans(outs)),
+        Catch::Contains(me == 1 ? "rank 0's message: bucket: "
+                                : "rank 1's message: bucket: tensor 2 of 3 is cut short"));
+    for (const auto& o : outs)
+        CHECK(o == std::vector<float>(100, 7.0f));
+    auto shared = mpi::allreduce<recipes::rand_k>(shared_rand_k(me), MPI_COMM_WORLD);
+    CHECK_THROWS_WITH(shared(const_spans(xs), spans(outs)), Catch::Contains("rank 1 reduces"));
+}
+
+TEST_CASE("mpi::allreduce: non-blocking all-reduces in flight together give the blocking results",
+          "[mpi]") {
+    const int me = world_rank();
+    mpi::allreduce<recipes::top_k> a(make<recipes::top_k>(me), MPI_COMM_WORLD),
+        ra(make<recipes::top_k>(me), MPI_COMM_WORLD);
+    mpi::allreduce<recipes::qsgd> b(make<recipes::qsgd>(me), MPI_COMM_WORLD),
+        rb(make<recipes::qsgd>(me), MPI_COMM_WORLD);
+    mpi::allreduce<recipes::rand_k> c(shared_rand_k(me), MPI_COMM_WORLD),
+        rc(shared_rand_k(me), MPI_COMM_WORLD);
+    const auto x = dyadic_of(me, 1);
+    const std::span<const float> in(x);
+    std::vector<float> oa(d), ob(d), oc(d), wa(d), wb(d), wc(d);
+    for (int t = 0; t < 2; ++t) {
+        a.start(in, std::span<float>(oa));
+        b.start(in, std::span<float>(ob));
+        c.start(in, std::span<float>(oc));
+        CHECK_THROWS_AS(a.start(in, std::span<float>(oa)), invalid_parameter); // one at a time
+        bool done = false;
+        while (!done) {
+            const bool da = a.test(), db = b.test(), dc = c.test();
+            done = da && db && dc;
+        }
+        ra(in, std::span<float>(wa));
+        rb(in, std::span<float>(wb));
+        rc(in, std::span<float>(wc));
+        CHECK(oa == wa);
+        CHECK(ob == wb);
+        CHECK(oc == wc);
+    }
+    CHECK(a.test()); // nothing in flight
+}

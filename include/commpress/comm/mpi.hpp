@@ -6,10 +6,13 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <climits>
@@ -17,6 +20,7 @@
 
 #include <commpress/core/error.hpp>
 #include <commpress/core/message.hpp>
+#include <commpress/core/stage.hpp>
 #include <commpress/experiment/simulator.hpp>
 #include <commpress/feedback.hpp>
 
@@ -31,19 +35,42 @@ inline void check(int rc, const char* call) {
         throw error(std::string("mpi: ") + call + " failed: " + std::string(text, len));
     }
 }
+
+template <class T>
+MPI_Datatype datatype() noexcept {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                  "mpi: the elements must be float or double");
+    return std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE;
+}
 } // namespace detail
 
 /// Gathers one message per rank onto every rank, in rank order. The buffers are kept between
-/// calls: after the first call of a size, an exchange allocates nothing.
+/// calls: after the first call of a size, an exchange allocates nothing. Blocking (run) or
+/// non-blocking (start, then test until true, or wait): two MPI non-blocking collectives, the
+/// sizes and fingerprints, then the bytes.
 class exchange {
   public:
-    explicit exchange(MPI_Comm comm) : comm_(comm) {
-        detail::check(MPI_Comm_rank(comm, &rank_), "MPI_Comm_rank");
-        detail::check(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
+    /// Collective over comm: every exchange works on its own duplicate of comm, so that its
+    /// two-phase non-blocking collectives start in the same order on every rank whatever other
+    /// exchanges are in flight (MPI matches collectives by their order per communicator).
+    /// Destroy it before MPI_Finalize.
+    explicit exchange(MPI_Comm comm) {
+        detail::check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
+        detail::check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+        detail::check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
         const auto p = static_cast<std::size_t>(size_);
         meta_.resize(2 * p);
+        mine_meta_.resize(2);
         counts_.resize(p);
         displs_.resize(p);
+    }
+    // An exchange in flight holds pointers into its buffers and into `mine`.
+    exchange(const exchange&) = delete;
+    exchange& operator=(const exchange&) = delete;
+    ~exchange() {
+        if (req_ != MPI_REQUEST_NULL) // abandoned after an exception: complete it, ignore errors
+            MPI_Wait(&req_, MPI_STATUS_IGNORE);
+        MPI_Comm_free(&comm_);
     }
 
     int rank() const noexcept { return rank_; }
@@ -54,32 +81,49 @@ class exchange {
     /// its compressor: if one differs from rank 0's, every rank throws invalid_parameter naming
     /// the first such rank (the configurations differ: the messages cannot be decoded).
     void run(std::span<const std::byte> mine, std::uint64_t fingerprint) {
-        const std::uint64_t my_meta[2] = {mine.size(), fingerprint};
-        detail::check(MPI_Allgather(my_meta, 2, MPI_UINT64_T, meta_.data(), 2, MPI_UINT64_T, comm_),
-                      "MPI_Allgather");
-        std::uint64_t total = 0;
-        for (int r = 0; r < size_; ++r) {
-            const std::uint64_t bytes = meta_[2 * std::size_t(r)];
-            if (meta_[2 * std::size_t(r) + 1] != meta_[1])
-                commpress::detail::fail_parameter(
-                    "mpi::exchange: rank " + std::to_string(r) +
-                    "'s configuration differs from rank 0's (another fingerprint): every rank "
-                    "must use the same compressor (and method)");
-            if (total + bytes > static_cast<std::uint64_t>(INT_MAX))
-                commpress::detail::fail_parameter(
-                    "mpi::exchange: the messages of all ranks exceed 2^31 - 1 bytes, "
-                    "MPI_Allgatherv's limit; split the tensor (chunked<C>) or the call");
-            counts_[std::size_t(r)] = static_cast<int>(bytes);
-            displs_[std::size_t(r)] = static_cast<int>(total);
-            total += bytes;
-        }
-        recv_.resize(static_cast<std::size_t>(total));
-        detail::check(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_BYTE,
+        begin(mine, fingerprint);
+        detail::check(
+            MPI_Allgather(mine_meta_.data(), 2, MPI_UINT64_T, meta_.data(), 2, MPI_UINT64_T, comm_),
+            "MPI_Allgather");
+        plan();
+        // Blocking collectives are MPI's tuned algorithms (a ring, say); non-blocking ones are
+        // libnbc's schedules, which cannot be tuned the same way.
+        detail::check(MPI_Allgatherv(mine_.data(), static_cast<int>(mine_.size()), MPI_BYTE,
                                      recv_.data(), counts_.data(), displs_.data(), MPI_BYTE, comm_),
                       "MPI_Allgatherv");
     }
 
-    /// Rank r's message of the last run().
+    /// The same, non-blocking: `mine` must stay valid and unchanged until test() has returned
+    /// true or wait() has returned. Errors surface in test() or wait(), on every rank.
+    void start(std::span<const std::byte> mine, std::uint64_t fingerprint) {
+        begin(mine, fingerprint);
+        detail::check(MPI_Iallgather(mine_meta_.data(), 2, MPI_UINT64_T, meta_.data(), 2,
+                                     MPI_UINT64_T, comm_, &req_),
+                      "MPI_Iallgather");
+        phase_ = phase::meta;
+    }
+
+    /// Moves the exchange on without blocking; true once every message is here (and when
+    /// nothing is in flight).
+    bool test() {
+        while (phase_ != phase::idle) {
+            int done = 0;
+            detail::check(MPI_Test(&req_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+            if (!done)
+                return false;
+            next();
+        }
+        return true;
+    }
+
+    void wait() {
+        while (phase_ != phase::idle) {
+            detail::check(MPI_Wait(&req_, MPI_STATUS_IGNORE), "MPI_Wait");
+            next();
+        }
+    }
+
+    /// Rank r's message of the last exchange.
     std::span<const std::byte> message(int r) const noexcept {
         return std::span<const std::byte>(recv_).subspan(
             static_cast<std::size_t>(displs_[std::size_t(r)]),
@@ -100,9 +144,59 @@ class exchange {
     }
 
   private:
+    enum class phase : std::uint8_t { idle, meta, bytes };
+
+    void begin(std::span<const std::byte> mine, std::uint64_t fingerprint) {
+        if (phase_ != phase::idle)
+            commpress::detail::fail_parameter(
+                "mpi::exchange: the previous exchange is still in flight");
+        mine_ = mine;
+        mine_meta_[0] = mine.size();
+        mine_meta_[1] = fingerprint;
+    }
+
+    void next() {
+        if (phase_ == phase::bytes) {
+            phase_ = phase::idle;
+            return;
+        }
+        plan();
+        detail::check(MPI_Iallgatherv(mine_.data(), static_cast<int>(mine_.size()), MPI_BYTE,
+                                      recv_.data(), counts_.data(), displs_.data(), MPI_BYTE, comm_,
+                                      &req_),
+                      "MPI_Iallgatherv");
+        phase_ = phase::bytes;
+    }
+
+    // The sizes and fingerprints are here: check them and lay out the receive buffer. Every
+    // rank sees the same table, so a mismatch throws on every rank.
+    void plan() {
+        phase_ = phase::idle;
+        std::uint64_t total = 0;
+        for (int r = 0; r < size_; ++r) {
+            const std::uint64_t bytes = meta_[2 * std::size_t(r)];
+            if (meta_[2 * std::size_t(r) + 1] != meta_[1])
+                commpress::detail::fail_parameter(
+                    "mpi::exchange: rank " + std::to_string(r) +
+                    "'s configuration differs from rank 0's (another fingerprint): every rank "
+                    "must use the same compressor (and method)");
+            if (total + bytes > static_cast<std::uint64_t>(INT_MAX))
+                commpress::detail::fail_parameter(
+                    "mpi::exchange: the messages of all ranks exceed 2^31 - 1 bytes, "
+                    "MPI_Allgatherv's limit; split the tensor (chunked<C>) or the call");
+            counts_[std::size_t(r)] = static_cast<int>(bytes);
+            displs_[std::size_t(r)] = static_cast<int>(total);
+            total += bytes;
+        }
+        recv_.resize(static_cast<std::size_t>(total));
+    }
+
     MPI_Comm comm_;
     int rank_ = 0, size_ = 1;
-    std::vector<std::uint64_t> meta_; // per rank: message bytes, fingerprint
+    phase phase_ = phase::idle;
+    MPI_Request req_ = MPI_REQUEST_NULL;
+    std::span<const std::byte> mine_;
+    std::vector<std::uint64_t> meta_, mine_meta_; // per rank: message bytes, fingerprint
     std::vector<int> counts_, displs_;
     std::vector<std::byte> recv_;
 };
@@ -110,44 +204,310 @@ class exchange {
 /// What an all-reduce computes from the ranks' compressed vectors.
 enum class reduction : std::uint8_t { sum, mean };
 
+/// Compressors whose messages from all ranks carry the same coordinates as exact values: rand-k
+/// with the shared seed. Then sum_r C(x_r) = (n/k) sum_r x_r[S], and the values themselves can
+/// go through MPI_Allreduce: each rank sends 2 (p - 1)/p of its k values (ring), not p - 1
+/// messages. At compile time: the sparsifier draws its indices from the seed and can share
+/// them, the quantizer is exact; at run time the set must be shared (independent == false).
+template <class C>
+concept summable = requires(const C& c) {
+    requires C::sparsifier_type::indices == index_mode::implicit;
+    requires C::quantizer_type::exact;
+    { c.sparsifier().shares_indices() } -> std::convertible_to<bool>;
+};
+
+namespace detail {
+template <class C, class T, bool = summable<C>>
+struct sum_state {};
+template <class C, class T>
+struct sum_state<C, T, true> { // the kept values and where they go, per call
+    typename C::sparsifier_type::workspace ws;
+    std::vector<T> values;
+    std::vector<std::uint32_t> indices;
+    std::vector<std::size_t> kept; // per tensor
+    std::array<std::uint64_t, 4> mine{};
+    std::vector<std::uint64_t> all;
+};
+} // namespace detail
+
 /// All-reduce with compression: out = sum_r C_r(x_r), or the mean, where C_r is rank r's
 /// compressor (same configuration everywhere; stream{.worker = rank} for private randomness).
+///
 /// Messages are decoded straight into one accumulator in rank order, with no dense temporary
 /// per peer: every rank gets the same bits. A message that does not decode raises decode_error
-/// on every rank, naming the rank that sent it, and leaves out untouched.
+/// on every rank, naming the rank that sent it, and leaves out untouched. For a summable
+/// compressor with a shared set, the kept values are summed by MPI_Allreduce instead (the same
+/// operator; the sum's rounding order is MPI's, the same on every rank).
+///
+/// Several tensors in one call form a bucket: their messages travel as one, back to back (one
+/// exchange instead of one per tensor). start() begins an all-reduce and returns; test() moves
+/// it on, wait() finishes it: compute or compress the next tensor meanwhile, in another
+/// allreduce object (one exchange in flight per object; the inputs and outputs must stay alive
+/// until it is done).
 template <class C, class T = float>
 class allreduce {
   public:
     allreduce(C c, MPI_Comm comm) : c_(std::move(c)), ex_(comm) {}
+    allreduce(const allreduce&) = delete;
+    allreduce& operator=(const allreduce&) = delete;
+    ~allreduce() {
+        if (req_ != MPI_REQUEST_NULL) // abandoned after an exception: complete it
+            MPI_Wait(&req_, MPI_STATUS_IGNORE);
+    }
 
     void operator()(std::span<const T> x, std::span<T> out, reduction op = reduction::mean) {
-        send_.resize(c_.max_message_size(x.size()));
-        const std::size_t used = c_.compress(x, std::span<std::byte>(send_));
-        reduce_messages(std::span<const std::byte>(send_.data(), used), out, op);
+        start(x, out, op);
+        wait();
+    }
+    void operator()(std::span<const std::span<const T>> xs, std::span<const std::span<T>> outs,
+                    reduction op = reduction::mean) {
+        start(xs, outs, op);
+        wait();
     }
 
-    /// The same from this rank's message, compressed by the caller with this configuration.
+    void start(std::span<const T> x, std::span<T> out, reduction op = reduction::mean) {
+        one_in_ = x;
+        one_out_ = out;
+        start(std::span<const std::span<const T>>(&one_in_, 1),
+              std::span<const std::span<T>>(&one_out_, 1), op);
+    }
+
+    /// Compresses every tensor of the bucket now and starts the exchange.
+    void start(std::span<const std::span<const T>> xs, std::span<const std::span<T>> outs,
+               reduction op = reduction::mean) {
+        if (phase_ != phase::idle)
+            commpress::detail::fail_parameter(
+                "mpi::allreduce::start: the previous all-reduce of this object is still in "
+                "flight: wait() for it, or use another allreduce object");
+        if (xs.size() != outs.size())
+            commpress::detail::fail_parameter("mpi::allreduce: " + std::to_string(xs.size()) +
+                                              " tensors in, " + std::to_string(outs.size()) +
+                                              " out");
+        for (std::size_t i = 0; i < xs.size(); ++i)
+            if (xs[i].size() != outs[i].size())
+                commpress::detail::fail_parameter("mpi::allreduce: tensor " + std::to_string(i) +
+                                                  " has " + std::to_string(xs[i].size()) +
+                                                  " elements, its output " +
+                                                  std::to_string(outs[i].size()));
+        outs_.assign(outs.begin(), outs.end());
+        op_ = op;
+        if constexpr (summable<C>)
+            if (c_.sparsifier().shares_indices())
+                return start_sum(xs);
+        std::size_t cap = 0;
+        for (const auto x : xs)
+            cap += c_.max_message_size(x.size());
+        send_.resize(cap);
+        std::size_t used = 0;
+        for (const auto x : xs)
+            used += c_.compress(x, std::span<std::byte>(send_).subspan(used));
+        ex_.start(std::span<const std::byte>(send_.data(), used), c_.fingerprint());
+        bytes_ = used;
+        phase_ = phase::gather;
+    }
+
+    /// Moves the all-reduce on without blocking; true once the outputs hold the result.
+    bool test() { return advance(false); }
+    void wait() { advance(true); }
+
+    /// The blocking all-reduce of one tensor from this rank's message, compressed by the caller
+    /// with this configuration (error feedback compresses, then keeps what was not sent).
     void reduce_messages(std::span<const std::byte> mine, std::span<T> out,
                          reduction op = reduction::mean) {
-        ex_.run(mine, c_.fingerprint());
-        const T w = op == reduction::mean ? T{1} / static_cast<T>(ex_.size()) : T{1};
-        acc_.assign(out.size(), T{0});
-        ex_.for_each([&](int, std::span<const std::byte> msg) {
-            c_.decompress_add(msg, std::span<T>(acc_), w);
-        });
-        std::copy(acc_.begin(), acc_.end(), out.begin());
+        if (phase_ != phase::idle)
+            commpress::detail::fail_parameter(
+                "mpi::allreduce::reduce_messages: an all-reduce of this object is in flight");
+        one_out_ = out;
+        outs_.assign(1, out);
+        op_ = op;
+        bytes_ = mine.size();
+        phase_ = phase::gather;
+        wait_gather(mine);
     }
 
-    /// Bytes of this rank's message in the last call (header included).
-    std::size_t bytes_sent() const noexcept { return ex_.message(ex_.rank()).size(); }
+    /// Bytes this rank contributed in the last call: its message (header included), or its
+    /// kept values on the MPI_Allreduce path.
+    std::size_t bytes_sent() const noexcept { return bytes_; }
     const exchange& messages() const noexcept { return ex_; }
     C& compressor() noexcept { return c_; }
 
   private:
+    enum class phase : std::uint8_t { idle, gather, agree, sum };
+
+    void wait_gather(std::span<const std::byte> mine) {
+        try {
+            ex_.run(mine, c_.fingerprint());
+            finish_gather();
+        } catch (...) {
+            phase_ = phase::idle;
+            throw;
+        }
+    }
+
+    T weight() const noexcept {
+        return op_ == reduction::mean ? T{1} / static_cast<T>(ex_.size()) : T{1};
+    }
+
+    // Drives the state machine, with MPI_Test or (block) MPI_Wait. An error leaves the object
+    // idle and the outputs untouched; every rank sees the same tables and messages, so every
+    // rank throws.
+    bool advance(bool block) {
+        try {
+            while (phase_ != phase::idle) {
+                if (phase_ == phase::gather) {
+                    if (block)
+                        ex_.wait();
+                    else if (!ex_.test())
+                        return false;
+                    finish_gather();
+                    continue;
+                }
+                if constexpr (summable<C>) { // phase agree or sum
+                    if (block) {
+                        detail::check(MPI_Wait(&req_, MPI_STATUS_IGNORE), "MPI_Wait");
+                    } else {
+                        int done = 0;
+                        detail::check(MPI_Test(&req_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+                        if (!done)
+                            return false;
+                    }
+                    if (phase_ == phase::agree)
+                        begin_sum();
+                    else
+                        finish_sum();
+                }
+            }
+            return true;
+        } catch (...) {
+            phase_ = phase::idle;
+            throw;
+        }
+    }
+
+    // The MPI_Allreduce path. Phase 1: the kept values of every tensor, and a table of
+    // (fingerprint, step, elements, tensors) per rank: the shared set is the same on every rank
+    // only at the same step of the same configuration.
+    void start_sum(std::span<const std::span<const T>> xs) {
+        auto& st = sum_;
+        st.values.clear();
+        st.indices.clear();
+        st.kept.clear();
+        std::uint64_t n = 0;
+        const std::uint32_t step = c_.step();
+        for (const auto x : xs) {
+            const auto sel =
+                c_.sparsifier().select(x, c_.context(c_.stream_id().worker, c_.step()), st.ws);
+            st.values.insert(st.values.end(), sel.values.begin(), sel.values.end());
+            st.indices.insert(st.indices.end(), sel.indices.begin(), sel.indices.end());
+            st.kept.push_back(sel.values.size());
+            n += x.size();
+            c_.set_step(c_.step() + 1);
+        }
+        if (st.values.size() > static_cast<std::size_t>(INT_MAX))
+            commpress::detail::fail_parameter(
+                "mpi::allreduce: more than 2^31 - 1 kept values in one call, MPI's int count");
+        st.mine = {c_.fingerprint(), step, n, xs.size()};
+        st.all.resize(4 * static_cast<std::size_t>(ex_.size()));
+        detail::check(MPI_Iallgather(st.mine.data(), 4, MPI_UINT64_T, st.all.data(), 4,
+                                     MPI_UINT64_T, ex_.comm(), &req_),
+                      "MPI_Iallgather");
+        bytes_ = st.values.size() * sizeof(T);
+        phase_ = phase::agree;
+    }
+
+    void begin_sum() {
+        auto& st = sum_;
+        phase_ = phase::idle;
+        for (int r = 0; r < ex_.size(); ++r) {
+            const std::uint64_t* row = st.all.data() + 4 * std::size_t(r);
+            const std::string who = "mpi::allreduce: rank " + std::to_string(r);
+            if (row[0] != st.all[0])
+                commpress::detail::fail_parameter(
+                    who + "'s configuration differs from rank 0's (another fingerprint): every "
+                          "rank must use the same compressor");
+            if (row[1] != st.all[1])
+                commpress::detail::fail_parameter(
+                    who + " is at step " + std::to_string(row[1]) + ", rank 0 at step " +
+                    std::to_string(st.all[1]) +
+                    ": a shared set is the same on every rank only at the same step");
+            if (row[2] != st.all[2] || row[3] != st.all[3])
+                commpress::detail::fail_parameter(who + " reduces " + std::to_string(row[2]) +
+                                                  " elements in " + std::to_string(row[3]) +
+                                                  " tensors, rank 0 " + std::to_string(st.all[2]) +
+                                                  " in " + std::to_string(st.all[3]));
+        }
+        detail::check(MPI_Iallreduce(MPI_IN_PLACE, st.values.data(),
+                                     static_cast<int>(st.values.size()), detail::datatype<T>(),
+                                     MPI_SUM, ex_.comm(), &req_),
+                      "MPI_Iallreduce");
+        phase_ = phase::sum;
+    }
+
+    // out_i = w (n_i / k_i) sum_r x_r[S_i] on S_i, 0 elsewhere: what decoding the p messages
+    // into a zeroed accumulator computes, up to the order of the additions.
+    void finish_sum() {
+        const auto& st = sum_;
+        const T w = weight();
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < outs_.size(); ++i) {
+            const std::span<T> out = outs_[i];
+            const T scale = static_cast<T>(c_.sparsifier().decode_scale(out.size()));
+            std::fill(out.begin(), out.end(), T{0});
+            for (std::size_t j = at; j < at + st.kept[i]; ++j)
+                out[st.indices[j]] = w * (scale * st.values[j]);
+            at += st.kept[i];
+        }
+        phase_ = phase::idle;
+    }
+
+    void finish_gather() {
+        std::size_t total = 0;
+        for (const auto o : outs_)
+            total += o.size();
+        acc_.assign(total, T{0});
+        const T w = weight();
+        ex_.for_each([&](int, std::span<const std::byte> msg) {
+            std::size_t at = 0, first = 0;
+            for (std::size_t i = 0; i < outs_.size(); ++i) {
+                const std::size_t rest = msg.size() - at;
+                const std::uint64_t len = rest < message_header::size
+                                              ? rest + 1
+                                              : message_header::size + commpress::detail::load_le(
+                                                                           msg.data() + at + 24, 8);
+                if (len > rest)
+                    commpress::detail::fail_decode("bucket: tensor " + std::to_string(i) + " of " +
+                                                   std::to_string(outs_.size()) +
+                                                   " is cut short (" + std::to_string(rest) +
+                                                   " bytes left)");
+                c_.decompress_add(msg.subspan(at, static_cast<std::size_t>(len)),
+                                  std::span<T>(acc_).subspan(first, outs_[i].size()), w);
+                at += static_cast<std::size_t>(len);
+                first += outs_[i].size();
+            }
+            if (at != msg.size())
+                commpress::detail::fail_decode("bucket: " + std::to_string(msg.size() - at) +
+                                               " bytes after the last tensor's message");
+        });
+        std::size_t first = 0;
+        for (const auto o : outs_) {
+            std::copy_n(acc_.begin() + static_cast<std::ptrdiff_t>(first), o.size(), o.begin());
+            first += o.size();
+        }
+        phase_ = phase::idle;
+    }
+
     C c_;
     exchange ex_;
+    phase phase_ = phase::idle;
+    reduction op_ = reduction::mean;
+    std::span<const T> one_in_;
+    std::span<T> one_out_;
+    std::vector<std::span<T>> outs_;
     std::vector<std::byte> send_;
     std::vector<T> acc_;
+    std::size_t bytes_ = 0;
+    MPI_Request req_ = MPI_REQUEST_NULL; // the MPI_Allreduce path's
+    detail::sum_state<C, T> sum_;
 };
 
 /// Scatter-reduce then all-gather, both compressed: rank j owns chunk j of the tensor (elements

@@ -47,6 +47,10 @@ struct basic_rand_k {
         return detail::describe_k(name, ratio, k) + (independent ? "[independent]" : "");
     }
 
+    /// Every worker's message at a step carries the same coordinates: the messages can be
+    /// summed value by value (mpi::allreduce then uses MPI_Allreduce on the values).
+    bool shares_indices() const noexcept { return !independent; }
+
     std::size_t kept(std::size_t n) const noexcept {
         return commpress::detail::kept_count(ratio, k, n);
     }
