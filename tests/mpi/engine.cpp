@@ -56,6 +56,10 @@ void same_as_simulator(M m, const char* what) {
         CHECK(xe == xs);
         CHECK(re.bits_up == rs.bits_up);
         CHECK(re.payload_bits_up == rs.payload_bits_up);
+        if constexpr (mpi::engine<M, C>::bidirectional) { // rank 0's broadcasts, received
+            CHECK(re.bits_down == rs.bits_down);
+            CHECK(re.payload_bits_down == rs.payload_bits_down);
+        }
         // Both sum the same doubles, in another order: equal to ~1e-15 relative.
         CHECK(re.grad_norm2 == Approx(rs.grad_norm2).epsilon(1e-12));
         CHECK(re.loss == Approx(rs.loss).epsilon(1e-12));
@@ -70,6 +74,11 @@ TEST_CASE("mpi::engine gives the simulator's run on every rank", "[mpi]") {
     same_as_simulator<fb::ef_bv, recipes::rand_k>({.gamma = 0.05}, "ef_bv + rand_k");
     same_as_simulator<fb::ef14, recipes::top_k>({.gamma = 0.05}, "ef14 + top_k");
     same_as_simulator<fb::marina, recipes::rand_k>({.gamma = 0.05, .p = 0.3, .seed = 2}, "marina");
+    // Bidirectional: rank 0 is the server; top-8 up, top-4 of the server's difference down.
+    static_assert(mpi::engine<fb::ef21_bc<recipes::top_k>, recipes::top_k>::bidirectional);
+    same_as_simulator<fb::ef21_bc<recipes::top_k>, recipes::top_k>(
+        {.gamma = 0.05, .down = recipes::top_k{{.k = 4}, {}, {}, seed{9}, stream{.worker = 99}}},
+        "ef21_bc, top_k both ways");
 }
 
 TEST_CASE("mpi::engine: a method configured differently on one rank fails everywhere", "[mpi]") {
@@ -81,6 +90,22 @@ TEST_CASE("mpi::engine: a method configured differently on one rank fails everyw
     mpi::engine<fb::ef21, recipes::top_k> eng({.gamma = me == 1 ? 0.06 : 0.05},
                                               make<recipes::top_k>(std::uint32_t(me)), d,
                                               MPI_COMM_WORLD);
+    std::vector<float> x(d, 0.5f);
+    CHECK_THROWS_WITH(eng.round(parts[std::size_t(me)], std::span<float>(x)),
+                      Catch::Contains("rank 1's configuration differs"));
+}
+
+TEST_CASE("mpi::engine, bidirectional: another configuration on one rank fails everywhere",
+          "[mpi]") {
+    const int p = world_size(), me = world_rank();
+    if (p < 2)
+        return;
+    const testing::quadratic q(d, std::size_t(p), 1.0);
+    auto parts = testing::parts_of(q);
+    using M = fb::ef21_bc<recipes::top_k>;
+    const recipes::top_k down{{.k = 4}, {}, {}, seed{9}, stream{.worker = 99}};
+    mpi::engine<M, recipes::top_k> eng({.gamma = me == 1 ? 0.06 : 0.05, .down = down},
+                                       make<recipes::top_k>(std::uint32_t(me)), d, MPI_COMM_WORLD);
     std::vector<float> x(d, 0.5f);
     CHECK_THROWS_WITH(eng.round(parts[std::size_t(me)], std::span<float>(x)),
                       Catch::Contains("rank 1's configuration differs"));

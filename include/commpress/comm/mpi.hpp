@@ -23,6 +23,7 @@
 #include <commpress/core/stage.hpp>
 #include <commpress/experiment/simulator.hpp>
 #include <commpress/feedback.hpp>
+#include <commpress/recipes.hpp>
 
 namespace commpress::mpi {
 
@@ -34,6 +35,14 @@ inline void check(int rc, const char* call) {
         MPI_Error_string(rc, text, &len);
         throw error(std::string("mpi: ") + call + " failed: " + std::string(text, len));
     }
+}
+
+inline int to_int(std::uint64_t v, const char* who) {
+    if (v > static_cast<std::uint64_t>(INT_MAX))
+        commpress::detail::fail_parameter(std::string(who) +
+                                          ": more than 2^31 - 1 bytes in one MPI call (its int "
+                                          "counts); split the tensor or the call");
+    return static_cast<int>(v);
 }
 
 template <class T>
@@ -630,45 +639,103 @@ class reduce_scatter_allreduce {
     std::vector<T> part_, acc_;
 };
 
-/// Method M with compressor C over the ranks of comm, one worker per rank. Every rank keeps the
-/// server's state too (a replicated server): each round every rank sends its worker's message,
-/// receives all of them in rank order and updates its copy of x, so the copies stay equal bit
-/// for bit, and equal to the in-process simulator's run with n = ranks workers and the same
-/// compressors (experiment::simulator, whose binary32 broadcast of x is exact).
+/// Method M with compressor C over the ranks of comm, one worker per rank, giving the in-process
+/// simulator's run with n = ranks workers and the same compressors bit for bit
+/// (experiment::simulator, whose binary32 broadcast of x is exact).
+///
+/// Every rank keeps the server's state too (a replicated server): each round every rank sends
+/// its worker's message, receives all of them in rank order and updates its copy of x, so the
+/// copies stay equal bit for bit, and nothing goes down. A bidirectional method (ef21_bc) needs a
+/// real downlink: rank 0 is then the server, the workers' messages go to it (MPI_Gatherv), and
+/// it broadcasts its compressed message (MPI_Bcast), which every rank's worker applies to its
+/// model copy; x on every rank is that copy.
 template <class M, class C>
 class engine {
-    static_assert(!feedback::detail::is_ef21_bc<M>,
-                  "mpi::engine: a bidirectional method (ef21_bc) needs its broadcast step; it "
-                  "runs in experiment::simulator for now");
-
   public:
+    using worker_type = feedback::worker<M, C>;
+    using server_type = feedback::server<M, C>;
+    static constexpr bool bidirectional = requires(const server_type& s) { s.broadcast(); };
+
     /// c: this rank's compressor (stream{.worker = rank}); d: the model's size.
     engine(M method, C c, std::size_t d, MPI_Comm comm)
         : ex_(comm), worker_(method, c, d, static_cast<std::size_t>(ex_.size())),
           server_(method, std::move(c), d, static_cast<std::size_t>(ex_.size())),
           fingerprint_(feedback::configuration_of(worker_.save())),
-          msg_(worker_.max_message_size()), grad_(d), sum_(d) {}
+          msg_(worker_.max_message_size()), grad_(d), sum_(d) {
+        if constexpr (bidirectional) {
+            counts_.resize(static_cast<std::size_t>(ex_.size()));
+            displs_.resize(counts_.size());
+            meta_.resize(2 * counts_.size());
+        }
+    }
 
-    /// One round from x (the same on every rank), which it updates. part is this rank's f_i.
-    /// The record's loss and ||grad f||^2 come from two extra MPI_Allreduce calls in double,
-    /// a measurement that is not counted in the bits.
+    /// One round from x (the same on every rank), which it updates; part is this rank's f_i.
+    /// The record's loss and ||grad f||^2 are at the round's x, from two extra MPI_Allreduce
+    /// calls in double: a measurement, not counted in the bits.
     template <experiment::problem_part P>
     experiment::round_record round(P& part, std::span<float> x) {
-        const double loss = part.loss_and_gradient(std::span<const float>(x), grad_);
+        step(part, x);
+        return record(loss_);
+    }
+
+    /// The round without the measurement: what a timed run calls.
+    template <experiment::problem_part P>
+    void step(P& part, std::span<float> x) {
+        if (x.size() != grad_.size())
+            commpress::detail::fail_parameter("mpi::engine: x has " + std::to_string(x.size()) +
+                                              " coordinates, the model " +
+                                              std::to_string(grad_.size()));
+        if constexpr (bidirectional) {
+            if (round_ == 0)
+                down(x, true); // x^0 from rank 0, in binary32
+            loss_ = part.loss_and_gradient(worker_.model(), grad_);
+        } else {
+            loss_ = part.loss_and_gradient(std::span<const float>(x), grad_);
+        }
         const std::size_t used = worker_.step(std::span<const float>(grad_), msg_);
-        ex_.run(std::span<const std::byte>(msg_.data(), used), fingerprint_);
-        ex_.for_each([&](int, std::span<const std::byte> m) { server_.receive(m); });
-        server_.update(x);
-        std::uint64_t up = 0;
-        for (int r = 0; r < ex_.size(); ++r)
-            up += ex_.message(r).size();
-        bytes_up_ += up;
-        payload_up_ += up - message_header::size * static_cast<std::uint64_t>(ex_.size());
+        const auto mine = std::span<const std::byte>(msg_.data(), used);
+        if constexpr (bidirectional) {
+            up(mine);
+            if (ex_.rank() == 0)
+                server_.update(x);
+            down(x, false);
+        } else {
+            ex_.run(mine, fingerprint_);
+            ex_.for_each([&](int, std::span<const std::byte> m) { server_.receive(m); });
+            server_.update(x);
+            for (int r = 0; r < ex_.size(); ++r)
+                count_up(ex_.message(r).size());
+        }
+        ++round_;
+    }
+
+    /// f(x) and ||grad f(x)||^2 for f the mean of the ranks' parts (a gradient evaluation and
+    /// two MPI_Allreduce calls in double, not counted in the bits).
+    template <experiment::problem_part P>
+    experiment::round_record measure(P& part, std::span<const float> x) {
+        return record(part.loss_and_gradient(x, grad_));
+    }
+
+    worker_type& worker() noexcept { return worker_; }
+    server_type& server() noexcept { return server_; }
+    int rank() const noexcept { return ex_.rank(); }
+    int size() const noexcept { return ex_.size(); }
+
+  private:
+    void count_up(std::size_t bytes) noexcept {
+        bytes_up_ += bytes;
+        payload_up_ += bytes - message_header::size;
+    }
+
+    // The record from this rank's loss and grad_: sums over the ranks in double.
+    experiment::round_record record(double loss) {
         const double n = ex_.size();
         experiment::round_record rec;
-        rec.round = ++round_;
+        rec.round = round_;
         rec.bits_up = 8.0 * static_cast<double>(bytes_up_) / n;
         rec.payload_bits_up = 8.0 * static_cast<double>(payload_up_) / n;
+        rec.bits_down = 8.0 * static_cast<double>(bytes_down_);
+        rec.payload_bits_down = 8.0 * static_cast<double>(payload_down_);
         for (std::size_t j = 0; j < grad_.size(); ++j)
             sum_[j] = static_cast<double>(grad_[j]);
         double f = loss;
@@ -683,21 +750,106 @@ class engine {
         return rec;
     }
 
-    feedback::worker<M, C>& worker() noexcept { return worker_; }
-    feedback::server<M, C>& server() noexcept { return server_; }
-    int rank() const noexcept { return ex_.rank(); }
-    int size() const noexcept { return ex_.size(); }
+    // Bidirectional: every worker's message to rank 0, which receives them in rank order. An
+    // error there (another configuration, a message that does not decode) travels down in
+    // place of the broadcast, so that every rank throws it.
+    void up(std::span<const std::byte> mine) {
+        const std::uint64_t my_meta[2] = {mine.size(), fingerprint_};
+        detail::check(
+            MPI_Gather(my_meta, 2, MPI_UINT64_T, meta_.data(), 2, MPI_UINT64_T, 0, ex_.comm()),
+            "MPI_Gather");
+        std::size_t total = 0;
+        if (ex_.rank() == 0)
+            for (std::size_t r = 0; r < counts_.size(); ++r) {
+                counts_[r] = detail::to_int(meta_[2 * r], "mpi::engine");
+                displs_[r] = detail::to_int(total, "mpi::engine");
+                total += meta_[2 * r];
+            }
+        recv_.resize(total);
+        detail::check(MPI_Gatherv(mine.data(), detail::to_int(mine.size(), "mpi::engine"), MPI_BYTE,
+                                  recv_.data(), counts_.data(), displs_.data(), MPI_BYTE, 0,
+                                  ex_.comm()),
+                      "MPI_Gatherv");
+        failure_ = 0;
+        if (ex_.rank() != 0)
+            return;
+        for (std::size_t r = 0; r < counts_.size() && failure_ == 0; ++r) {
+            if (meta_[2 * r + 1] != fingerprint_) {
+                failure_ = 'p';
+                why_ = "mpi::engine: rank " + std::to_string(r) +
+                       "'s configuration differs from rank 0's (another fingerprint)";
+                break;
+            }
+            try {
+                server_.receive(std::span<const std::byte>(recv_).subspan(std::size_t(displs_[r]),
+                                                                          std::size_t(counts_[r])));
+            } catch (const decode_error& e) {
+                failure_ = 'd';
+                why_ = "rank " + std::to_string(r) + "'s message: " + e.what();
+            }
+        }
+        for (std::size_t r = 0; r < counts_.size(); ++r)
+            count_up(meta_[2 * r]);
+    }
 
-  private:
+    // Rank 0's broadcast (x in binary32 at first, then the server's message), or its error.
+    void down(std::span<float> x, bool model) {
+        // failure ('p', 'd' or 0), bytes, and rank 0's count of the bits up, for every rank
+        std::uint64_t head[4] = {0, 0, bytes_up_, payload_up_};
+        std::span<const std::byte> msg;
+        if (ex_.rank() == 0) {
+            if (failure_ != 0) {
+                msg = std::as_bytes(std::span<const char>(why_));
+                head[0] = static_cast<std::uint64_t>(failure_);
+            } else if (model) {
+                send_.resize(fp32_.max_message_size(x.size()));
+                msg = std::span<const std::byte>(send_).first(
+                    fp32_.compress(std::span<const float>(x), send_));
+            } else {
+                msg = server_.broadcast();
+            }
+            head[1] = msg.size();
+        }
+        detail::check(MPI_Bcast(head, 4, MPI_UINT64_T, 0, ex_.comm()), "MPI_Bcast");
+        send_.resize(static_cast<std::size_t>(head[1]));
+        if (ex_.rank() == 0 && msg.data() != send_.data())
+            std::copy(msg.begin(), msg.end(), send_.begin());
+        detail::check(MPI_Bcast(send_.data(), detail::to_int(send_.size(), "mpi::engine"), MPI_BYTE,
+                                0, ex_.comm()),
+                      "MPI_Bcast");
+        if (head[0] != 0) {
+            failure_ = 0;
+            const std::string why(reinterpret_cast<const char*>(send_.data()), send_.size());
+            if (head[0] == 'p')
+                commpress::detail::fail_parameter(why);
+            commpress::detail::fail_decode(why);
+        }
+        bytes_up_ = head[2];
+        payload_up_ = head[3];
+        worker_.receive(std::span<const std::byte>(send_));
+        if (!model)
+            std::copy(worker_.model().begin(), worker_.model().end(), x.begin());
+        bytes_down_ += send_.size();
+        payload_down_ += send_.size() - message_header::size;
+    }
+
     exchange ex_;
-    feedback::worker<M, C> worker_;
-    feedback::server<M, C> server_;
+    worker_type worker_;
+    server_type server_;
     std::uint64_t fingerprint_; // method, constants, compressor, d: equal on every rank
     std::vector<std::byte> msg_;
     std::vector<float> grad_;
     std::vector<double> sum_;
+    double loss_ = 0;
     std::size_t round_ = 0;
-    std::uint64_t bytes_up_ = 0, payload_up_ = 0;
+    std::uint64_t bytes_up_ = 0, payload_up_ = 0, bytes_down_ = 0, payload_down_ = 0;
+    // bidirectional only
+    commpress::recipes::fp32 fp32_;
+    std::vector<std::uint64_t> meta_;
+    std::vector<int> counts_, displs_;
+    std::vector<std::byte> recv_, send_;
+    char failure_ = 0; // rank 0's error of this round: 'p' invalid_parameter, 'd' decode_error
+    std::string why_;
 };
 
 } // namespace commpress::mpi
