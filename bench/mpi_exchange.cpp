@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -57,12 +58,14 @@ int main(int argc, char** argv) {
     MPI_Init(&argc, &argv);
     std::size_t values = 25'000'000;
     int reps = 3, slices = 8;
+    double gbit = 0;
     std::string json, csv;
     CLI::App app{"all-reduce of one float32 gradient: MPI_Allreduce vs commpress recipes"};
     app.add_option("--values", values, "gradient length (float32 values)");
     app.add_option("--reps", reps, "timed runs per operation");
     app.add_option("--slices", slices, "slices of the pipelined runs (1: none)")
         ->check(CLI::Range(1, 1024));
+    app.add_option("--gbit", gbit, "link rate in Gbit/s, for the lower bound (0: none)");
     app.add_option("--json", json, "write the results here (rank 0)");
     app.add_option("--csv", csv, "and as CSV here (rank 0)");
     try {
@@ -82,16 +85,25 @@ int main(int argc, char** argv) {
                                1.0);
     nlohmann::json rows = nlohmann::json::array();
     double base = 0;
-    const auto record = [&](const std::string& name, const std::string& how, double sec) {
+    // sent: the bytes one rank must send (ring-like algorithms: 2 (p - 1)/p of what is reduced;
+    // all-gathers: p - 1 messages); at `gbit` they take `bound` seconds at least.
+    const double share = 2.0 * (p - 1) / p;
+    const auto record = [&](const std::string& name, const std::string& how, double sec,
+                            double sent) {
         if (name == "fp32 MPI_Allreduce")
             base = sec;
+        const double bound = gbit > 0 ? 8 * sent / (gbit * 1e9) : 0;
         if (me == 0) {
-            std::printf("%-28s %-16s %9.4f s  %6.2fx\n", name.c_str(), how.c_str(), sec,
-                        base / sec);
+            std::printf("%-28s %-16s %9.4f s  %6.2fx  %8.1f MB sent  bound %.3f s\n", name.c_str(),
+                        how.c_str(), sec, base / sec, 1e-6 * sent, bound);
             std::fflush(stdout);
         }
-        rows.push_back(
-            {{"op", name}, {"exchange", how}, {"seconds", sec}, {"speedup", base / sec}});
+        rows.push_back({{"op", name},
+                        {"exchange", how},
+                        {"seconds", sec},
+                        {"speedup", base / sec},
+                        {"bytes_sent_per_rank", sent},
+                        {"bound_seconds", bound}});
     };
     if (me == 0)
         std::printf("%d ranks, %zu float32 values (%.1f MB)\n", p, values, 4e-6 * double(values));
@@ -102,7 +114,12 @@ int main(int argc, char** argv) {
                    MPI_Allreduce(x.data(), out.data(), static_cast<int>(values), MPI_FLOAT, MPI_SUM,
                                  MPI_COMM_WORLD);
                },
-               reps));
+               reps),
+           share * 4.0 * double(values));
+    // What one rank sends for its message of `bytes`: ring all-reduce or all-gather.
+    const auto sent_for = [&]<class C>(std::type_identity<C>, double bytes) {
+        return cp::mpi::summable<C> ? share * bytes : (p - 1) * bytes;
+    };
 
     // The gradient cut into `slices` tensors, one allreduce object each: slice s + 1 is
     // compressed while slice s is in flight (start, then test the earlier ones), as a training
@@ -116,33 +133,38 @@ int main(int argc, char** argv) {
             c.set_step(0);
             ar.push_back(std::make_unique<cp::mpi::allreduce<C>>(c, MPI_COMM_WORLD));
         }
-        record(name, "pipelined x" + std::to_string(slices),
-               time_op(
-                   [&] {
-                       for (int i = 0; i < slices; ++i) {
-                           const std::size_t n = first[i + 1] - first[i];
-                           ar[i]->start(std::span<const float>(x).subspan(first[i], n),
-                                        std::span<float>(out).subspan(first[i], n),
-                                        cp::mpi::reduction::sum);
-                           for (int j = 0; j < i; ++j)
-                               ar[j]->test();
-                       }
-                       for (auto& a : ar)
-                           a->wait();
-                   },
-                   reps));
+        const double sec = time_op(
+            [&] {
+                for (int i = 0; i < slices; ++i) {
+                    const std::size_t n = first[i + 1] - first[i];
+                    ar[i]->start(std::span<const float>(x).subspan(first[i], n),
+                                 std::span<float>(out).subspan(first[i], n),
+                                 cp::mpi::reduction::sum);
+                    for (int j = 0; j < i; ++j)
+                        ar[j]->test();
+                }
+                for (auto& a : ar)
+                    a->wait();
+            },
+            reps);
+        double bytes = 0;
+        for (const auto& a : ar)
+            bytes += double(a->bytes_sent());
+        record(name, "pipelined x" + std::to_string(slices), sec,
+               sent_for(std::type_identity<C>{}, bytes));
     };
     const auto both = [&]<class C>(const std::string& name, C c) {
         if (slices > 1)
             pipelined(name, c);
         cp::mpi::allreduce<C> gather(c, MPI_COMM_WORLD);
-        record(name, cp::mpi::summable<C> ? "MPI_Allreduce" : "allgather",
-               time_op(
-                   [&] {
-                       gather(std::span<const float>(x), std::span<float>(out),
-                              cp::mpi::reduction::sum);
-                   },
-                   reps));
+        const double sec = time_op(
+            [&] {
+                gather(std::span<const float>(x), std::span<float>(out), cp::mpi::reduction::sum);
+            },
+            reps);
+        const double bytes = double(gather.bytes_sent());
+        record(name, cp::mpi::summable<C> ? "MPI_Allreduce" : "allgather", sec,
+               sent_for(std::type_identity<C>{}, bytes));
         cp::mpi::reduce_scatter_allreduce<C> rs(std::move(c), MPI_COMM_WORLD);
         record(name, "reduce-scatter",
                time_op(
@@ -150,7 +172,8 @@ int main(int argc, char** argv) {
                        rs(std::span<const float>(x), std::span<float>(out),
                           cp::mpi::reduction::sum);
                    },
-                   reps));
+                   reps),
+               share * bytes); // its chunks' messages: about one message of the whole
     };
     using namespace cp::recipes;
     both("bf16", make<bf16>({}, {}));
@@ -160,32 +183,33 @@ int main(int argc, char** argv) {
     both("sign (scaled)", make<scaled_sign>({}, {}));
     { // top-k 1% with error feedback (EF14's memory e: send C(e + g), keep the rest)
         cp::mpi::allreduce<top_k> gather(make<top_k>({.ratio = 0.01}, {}), MPI_COMM_WORLD);
-        std::vector<float> e(values, 0.0f), sent(values);
+        std::vector<float> e(values, 0.0f);
         std::vector<std::byte> msg(gather.compressor().max_message_size(values));
-        record("top-k 1% + EF", "allgather",
-               time_op(
-                   [&] {
-                       for (std::size_t j = 0; j < values; ++j)
-                           e[j] += x[j];
-                       const std::size_t used =
-                           gather.compressor().compress(std::span<const float>(e), msg);
-                       gather.compressor().decompress_add(
-                           std::span<const std::byte>(msg.data(), used), std::span<float>(e),
-                           -1.0f);
-                       gather.reduce_messages(std::span<const std::byte>(msg.data(), used),
-                                              std::span<float>(out), cp::mpi::reduction::sum);
-                   },
-                   reps));
+        const double sec = time_op(
+            [&] {
+                for (std::size_t j = 0; j < values; ++j)
+                    e[j] += x[j];
+                const std::size_t used =
+                    gather.compressor().compress(std::span<const float>(e), msg);
+                gather.compressor().decompress_add(std::span<const std::byte>(msg.data(), used),
+                                                   std::span<float>(e), -1.0f);
+                gather.reduce_messages(std::span<const std::byte>(msg.data(), used),
+                                       std::span<float>(out), cp::mpi::reduction::sum);
+            },
+            reps);
+        record("top-k 1% + EF", "allgather", sec, (p - 1) * double(gather.bytes_sent()));
     }
     if (me == 0 && !json.empty())
         std::ofstream(json)
             << nlohmann::json{{"ranks", p}, {"values", values}, {"rows", rows}}.dump(2) << '\n';
     if (me == 0 && !csv.empty()) {
         std::ofstream f(csv);
-        f << "op,exchange,seconds,speedup\n";
+        f << "op,exchange,seconds,speedup,bytes_sent_per_rank,bound_seconds\n";
         for (const auto& r : rows)
             f << '"' << r["op"].get<std::string>() << "\"," << r["exchange"].get<std::string>()
-              << ',' << r["seconds"].get<double>() << ',' << r["speedup"].get<double>() << '\n';
+              << ',' << r["seconds"].get<double>() << ',' << r["speedup"].get<double>() << ','
+              << r["bytes_sent_per_rank"].get<double>() << ',' << r["bound_seconds"].get<double>()
+              << '\n';
     }
     MPI_Finalize();
     return 0;

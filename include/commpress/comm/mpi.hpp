@@ -718,6 +718,9 @@ class engine {
 
     worker_type& worker() noexcept { return worker_; }
     server_type& server() noexcept { return server_; }
+    /// Bytes the workers have sent so far, summed over the ranks: whole messages, payloads.
+    std::uint64_t bytes_up() const noexcept { return bytes_up_; }
+    std::uint64_t payload_bytes_up() const noexcept { return payload_up_; }
     int rank() const noexcept { return ex_.rank(); }
     int size() const noexcept { return ex_.size(); }
 
