@@ -246,7 +246,7 @@ struct sum_state<C, T, true> { // the kept values and where they go, per call
 /// per peer: every rank gets the same bits. A message that does not decode raises decode_error
 /// on every rank, naming the rank that sent it, and leaves out untouched. For a summable
 /// compressor with a shared set, the kept values are summed by MPI_Allreduce instead (the same
-/// operator; the sum's rounding order is MPI's, the same on every rank).
+/// operator, rounded in MPI's order; Open MPI gives every rank the same bits).
 ///
 /// Several tensors in one call form a bucket: their messages travel as one, back to back (one
 /// exchange instead of one per tensor). start() begins an all-reduce and returns; test() moves
@@ -264,14 +264,38 @@ class allreduce {
             MPI_Wait(&req_, MPI_STATUS_IGNORE);
     }
 
+    /// Blocking: MPI's tuned collectives (a ring, say). The non-blocking ones are libnbc's
+    /// schedules, which Open MPI does not tune the same way.
     void operator()(std::span<const T> x, std::span<T> out, reduction op = reduction::mean) {
-        start(x, out, op);
-        wait();
+        one_in_ = x;
+        one_out_ = out;
+        (*this)(std::span<const std::span<const T>>(&one_in_, 1),
+                std::span<const std::span<T>>(&one_out_, 1), op);
     }
     void operator()(std::span<const std::span<const T>> xs, std::span<const std::span<T>> outs,
                     reduction op = reduction::mean) {
-        start(xs, outs, op);
-        wait();
+        prepare(xs, outs, op);
+        try {
+            if constexpr (summable<C>) {
+                if (summing_) {
+                    auto& st = sum_;
+                    detail::check(MPI_Allgather(st.mine.data(), 4, MPI_UINT64_T, st.all.data(), 4,
+                                                MPI_UINT64_T, ex_.comm()),
+                                  "MPI_Allgather");
+                    check_agreement();
+                    detail::check(MPI_Allreduce(MPI_IN_PLACE, st.values.data(),
+                                                static_cast<int>(st.values.size()),
+                                                detail::datatype<T>(), MPI_SUM, ex_.comm()),
+                                  "MPI_Allreduce");
+                    return finish_sum();
+                }
+            }
+            ex_.run(std::span<const std::byte>(send_.data(), bytes_), c_.fingerprint());
+            finish_gather();
+        } catch (...) {
+            phase_ = phase::idle;
+            throw;
+        }
     }
 
     void start(std::span<const T> x, std::span<T> out, reduction op = reduction::mean) {
@@ -284,6 +308,58 @@ class allreduce {
     /// Compresses every tensor of the bucket now and starts the exchange.
     void start(std::span<const std::span<const T>> xs, std::span<const std::span<T>> outs,
                reduction op = reduction::mean) {
+        prepare(xs, outs, op);
+        if constexpr (summable<C>) {
+            if (summing_) {
+                auto& st = sum_;
+                detail::check(MPI_Iallgather(st.mine.data(), 4, MPI_UINT64_T, st.all.data(), 4,
+                                             MPI_UINT64_T, ex_.comm(), &req_),
+                              "MPI_Iallgather");
+                phase_ = phase::agree;
+                return;
+            }
+        }
+        ex_.start(std::span<const std::byte>(send_.data(), bytes_), c_.fingerprint());
+        phase_ = phase::gather;
+    }
+
+    /// Moves the all-reduce on without blocking; true once the outputs hold the result.
+    bool test() { return advance(false); }
+    void wait() { advance(true); }
+
+    /// The blocking all-reduce of one tensor from this rank's message, compressed by the caller
+    /// with this configuration (error feedback compresses, then keeps what was not sent).
+    void reduce_messages(std::span<const std::byte> mine, std::span<T> out,
+                         reduction op = reduction::mean) {
+        if (phase_ != phase::idle)
+            commpress::detail::fail_parameter(
+                "mpi::allreduce::reduce_messages: an all-reduce of this object is in flight");
+        outs_.assign(1, out);
+        op_ = op;
+        bytes_ = mine.size();
+        phase_ = phase::gather;
+        try {
+            ex_.run(mine, c_.fingerprint());
+            finish_gather();
+        } catch (...) {
+            phase_ = phase::idle;
+            throw;
+        }
+    }
+
+    /// Bytes this rank contributed in the last call: its message (header included), or its
+    /// kept values on the MPI_Allreduce path.
+    std::size_t bytes_sent() const noexcept { return bytes_; }
+    const exchange& messages() const noexcept { return ex_; }
+    C& compressor() noexcept { return c_; }
+
+  private:
+    enum class phase : std::uint8_t { idle, gather, agree, sum };
+
+    // Checks the arguments, then compresses every tensor (or, on the MPI_Allreduce path,
+    // gathers its kept values).
+    void prepare(std::span<const std::span<const T>> xs, std::span<const std::span<T>> outs,
+                 reduction op) {
         if (phase_ != phase::idle)
             commpress::detail::fail_parameter(
                 "mpi::allreduce::start: the previous all-reduce of this object is still in "
@@ -300,9 +376,10 @@ class allreduce {
                                                   std::to_string(outs[i].size()));
         outs_.assign(outs.begin(), outs.end());
         op_ = op;
+        summing_ = false;
         if constexpr (summable<C>)
             if (c_.sparsifier().shares_indices())
-                return start_sum(xs);
+                return gather_values(xs);
         std::size_t cap = 0;
         for (const auto x : xs)
             cap += c_.max_message_size(x.size());
@@ -310,47 +387,7 @@ class allreduce {
         std::size_t used = 0;
         for (const auto x : xs)
             used += c_.compress(x, std::span<std::byte>(send_).subspan(used));
-        ex_.start(std::span<const std::byte>(send_.data(), used), c_.fingerprint());
         bytes_ = used;
-        phase_ = phase::gather;
-    }
-
-    /// Moves the all-reduce on without blocking; true once the outputs hold the result.
-    bool test() { return advance(false); }
-    void wait() { advance(true); }
-
-    /// The blocking all-reduce of one tensor from this rank's message, compressed by the caller
-    /// with this configuration (error feedback compresses, then keeps what was not sent).
-    void reduce_messages(std::span<const std::byte> mine, std::span<T> out,
-                         reduction op = reduction::mean) {
-        if (phase_ != phase::idle)
-            commpress::detail::fail_parameter(
-                "mpi::allreduce::reduce_messages: an all-reduce of this object is in flight");
-        one_out_ = out;
-        outs_.assign(1, out);
-        op_ = op;
-        bytes_ = mine.size();
-        phase_ = phase::gather;
-        wait_gather(mine);
-    }
-
-    /// Bytes this rank contributed in the last call: its message (header included), or its
-    /// kept values on the MPI_Allreduce path.
-    std::size_t bytes_sent() const noexcept { return bytes_; }
-    const exchange& messages() const noexcept { return ex_; }
-    C& compressor() noexcept { return c_; }
-
-  private:
-    enum class phase : std::uint8_t { idle, gather, agree, sum };
-
-    void wait_gather(std::span<const std::byte> mine) {
-        try {
-            ex_.run(mine, c_.fingerprint());
-            finish_gather();
-        } catch (...) {
-            phase_ = phase::idle;
-            throw;
-        }
     }
 
     T weight() const noexcept {
@@ -393,10 +430,10 @@ class allreduce {
         }
     }
 
-    // The MPI_Allreduce path. Phase 1: the kept values of every tensor, and a table of
-    // (fingerprint, step, elements, tensors) per rank: the shared set is the same on every rank
-    // only at the same step of the same configuration.
-    void start_sum(std::span<const std::span<const T>> xs) {
+    // The MPI_Allreduce path: the kept values of every tensor, and a table of (fingerprint,
+    // step, elements, tensors) per rank, to check first: the shared set is the same on every
+    // rank only at the same step of the same configuration.
+    void gather_values(std::span<const std::span<const T>> xs) {
         auto& st = sum_;
         st.values.clear();
         st.indices.clear();
@@ -417,16 +454,12 @@ class allreduce {
                 "mpi::allreduce: more than 2^31 - 1 kept values in one call, MPI's int count");
         st.mine = {c_.fingerprint(), step, n, xs.size()};
         st.all.resize(4 * static_cast<std::size_t>(ex_.size()));
-        detail::check(MPI_Iallgather(st.mine.data(), 4, MPI_UINT64_T, st.all.data(), 4,
-                                     MPI_UINT64_T, ex_.comm(), &req_),
-                      "MPI_Iallgather");
         bytes_ = st.values.size() * sizeof(T);
-        phase_ = phase::agree;
+        summing_ = true;
     }
 
-    void begin_sum() {
-        auto& st = sum_;
-        phase_ = phase::idle;
+    void check_agreement() {
+        const auto& st = sum_;
         for (int r = 0; r < ex_.size(); ++r) {
             const std::uint64_t* row = st.all.data() + 4 * std::size_t(r);
             const std::string who = "mpi::allreduce: rank " + std::to_string(r);
@@ -445,6 +478,12 @@ class allreduce {
                                                   " tensors, rank 0 " + std::to_string(st.all[2]) +
                                                   " in " + std::to_string(st.all[3]));
         }
+    }
+
+    void begin_sum() {
+        phase_ = phase::idle;
+        check_agreement();
+        auto& st = sum_;
         detail::check(MPI_Iallreduce(MPI_IN_PLACE, st.values.data(),
                                      static_cast<int>(st.values.size()), detail::datatype<T>(),
                                      MPI_SUM, ex_.comm(), &req_),
@@ -515,7 +554,8 @@ class allreduce {
     std::vector<std::byte> send_;
     std::vector<T> acc_;
     std::size_t bytes_ = 0;
-    MPI_Request req_ = MPI_REQUEST_NULL; // the MPI_Allreduce path's
+    bool summing_ = false;               // this call takes the MPI_Allreduce path
+    MPI_Request req_ = MPI_REQUEST_NULL; // its non-blocking requests
     detail::sum_state<C, T> sum_;
 };
 
