@@ -21,6 +21,8 @@
 #include <commpress/induced.hpp>
 #include <commpress/kernels/half.hpp>
 #include <commpress/kernels/reduce.hpp>
+#include <commpress/lowrank/matrix.hpp>
+#include <commpress/lowrank/orthogonalize.hpp>
 #include <commpress/pipeline.hpp>
 #include <commpress/quantize/dithering.hpp>
 #include <commpress/quantize/half.hpp>
