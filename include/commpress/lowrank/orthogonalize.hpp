@@ -14,8 +14,9 @@ namespace commpress::lowrank {
 
 /// Modified Gram-Schmidt, column by column: column j is divided by (||column j|| + epsilon),
 /// then its component is removed from every later column. Dot products and norms accumulate in
-/// double in row order, so the result is the same bits on every machine. epsilon = 0 is the
-/// PowerSGD papers' choice; a column that is exactly zero stays zero (nothing to normalise).
+/// double in row order, so the result is the same bits on every machine. The PowerSGD authors'
+/// code adds epsilon = 1e-8 (epfml/powersgd); PyTorch's hook defaults to 0. A column that is
+/// exactly zero stays zero (nothing to normalise).
 /// Cost: O(rows cols^2), meant for the few columns of a rank-r factor.
 template <class T>
 void orthogonalize(matrix_view<T> a, double epsilon = 0.0) {
