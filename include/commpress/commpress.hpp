@@ -23,6 +23,7 @@
 #include <commpress/kernels/reduce.hpp>
 #include <commpress/lowrank/matrix.hpp>
 #include <commpress/lowrank/orthogonalize.hpp>
+#include <commpress/lowrank/power_iteration.hpp>
 #include <commpress/pipeline.hpp>
 #include <commpress/quantize/dithering.hpp>
 #include <commpress/quantize/half.hpp>

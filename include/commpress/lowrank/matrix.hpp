@@ -7,6 +7,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <type_traits>
 
 #include <commpress/core/error.hpp>
 
@@ -27,6 +28,12 @@ class matrix_view {
                                    std::to_string(cols) + " is " + std::to_string(rows * cols) +
                                    " elements, the span has " + std::to_string(data.size()));
     }
+
+    /// A view of mutable elements is also a view of const ones.
+    template <class U>
+    requires std::is_same_v<const U, T> &&
+        (!std::is_same_v<U, T>)matrix_view(matrix_view<U> other) noexcept
+        : data_(other.data()), rows_(other.rows()), cols_(other.cols()) {}
 
     std::size_t rows() const noexcept { return rows_; }
     std::size_t cols() const noexcept { return cols_; }

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+// lowrank::power_step: p q^T is the orthogonal projection of M on span(p) (so it never grows
+// M, and projecting it again changes nothing), and warm-started steps converge to the best
+// rank-r approximation (subspace iteration) on a matrix of known spectrum.
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <commpress/core/seed.hpp>
+#include <commpress/lowrank/power_iteration.hpp>
+
+using namespace commpress;
+using lowrank::matrix_view;
+
+namespace {
+
+std::vector<float> random_matrix(std::size_t m, std::size_t n, std::uint64_t seed) {
+    std::vector<float> a(m * n);
+    for (float& v : a)
+        v = static_cast<float>(static_cast<double>(detail::splitmix64(seed++) >> 11) * 0x1p-52 -
+                               1.0);
+    return a;
+}
+
+template <class T>
+matrix_view<const T> view(const std::vector<T>& v, std::size_t rows, std::size_t cols) {
+    return matrix_view<const T>(std::span<const T>(v), rows, cols);
+}
+template <class T>
+matrix_view<T> view(std::vector<T>& v, std::size_t rows, std::size_t cols) {
+    return matrix_view<T>(std::span<T>(v), rows, cols);
+}
+
+double frobenius2(const std::vector<float>& a) {
+    double s = 0;
+    for (const float v : a)
+        s += static_cast<double>(v) * v;
+    return s;
+}
+
+/// out = p q^T.
+std::vector<float> product(const std::vector<float>& p, const std::vector<float>& q, std::size_t m,
+                           std::size_t n, std::size_t r) {
+    std::vector<float> qt(r * n), out(m * n);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < r; ++j)
+            qt[j * n + i] = q[i * r + j];
+    lowrank::multiply(view(p, m, r), view(qt, r, n), view(out, m, n));
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("lowrank::power_step: p q^T is the projection of M on span(p)", "[lowrank]") {
+    constexpr std::size_t m = 60, n = 40, r = 3;
+    const auto M = random_matrix(m, n, 1);
+    auto q = random_matrix(n, r, 2);
+    std::vector<float> p(m * r);
+    lowrank::power_step(view(M, m, n), view(p, m, r), view(q, n, r));
+    const auto out = product(p, q, m, n, r);
+    // The projection of M on span(p), written out: p (p^T M).
+    std::vector<float> ptm(r * n);
+    lowrank::multiply_transposed(view(p, m, r), view(M, m, n), view(ptm, r, n));
+    std::vector<float> proj(m * n);
+    lowrank::multiply(view(p, m, r), view(ptm, r, n), view(proj, m, n));
+    // Entries are sums of ~r n products of O(1) binary32 values, each rounded once to binary32
+    // (relative 2^-24): |out - proj| <~ 1e-5 with a wide margin.
+    for (std::size_t k = 0; k < out.size(); ++k)
+        CHECK(std::abs(out[k] - proj[k]) < 1e-5);
+    // A projection never grows M: ||M - out||^2 = ||M||^2 - ||out||^2 <= ||M||^2.
+    std::vector<float> diff(m * n);
+    for (std::size_t k = 0; k < diff.size(); ++k)
+        diff[k] = M[k] - out[k];
+    CHECK(frobenius2(diff) <= frobenius2(M));
+    CHECK(frobenius2(diff) == Approx(frobenius2(M) - frobenius2(out)).epsilon(1e-4));
+    // Idempotent: projecting out on span(p) again gives out.
+    std::vector<float> pto(r * n), again(m * n);
+    lowrank::multiply_transposed(view(p, m, r), view(out, m, n), view(pto, r, n));
+    lowrank::multiply(view(p, m, r), view(pto, r, n), view(again, m, n));
+    for (std::size_t k = 0; k < out.size(); ++k)
+        CHECK(std::abs(again[k] - out[k]) < 1e-5);
+}
+
+TEST_CASE("lowrank::power_step: warm-started steps reach the best rank-r approximation",
+          "[lowrank]") {
+    // M = U diag(s) V^T with orthonormal U (m x 6), V (n x 6) and s = 10, 5, 2, 1, 0.5, 0.25.
+    constexpr std::size_t m = 80, n = 50, k = 6, r = 2;
+    const double s[k] = {10, 5, 2, 1, 0.5, 0.25};
+    auto U = random_matrix(m, k, 11), V = random_matrix(n, k, 12);
+    lowrank::orthogonalize(view(U, m, k));
+    lowrank::orthogonalize(view(V, n, k));
+    std::vector<float> M(m * n, 0.0f);
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            double v = 0;
+            for (std::size_t l = 0; l < k; ++l)
+                v += s[l] * U[i * k + l] * V[j * k + l];
+            M[i * n + j] = static_cast<float>(v);
+        }
+    auto q = random_matrix(n, r, 13);
+    std::vector<float> p(m * r);
+    // Subspace iteration: the error in span(p) shrinks like (s_3 / s_2)^t = 0.4^t per step, so
+    // 40 steps leave 0.4^40 ~ 1e-16 of it: ||M - p q^T||^2 is then the Eckart-Young optimum
+    // s_3^2 + ... + s_6^2 = 5.3125, up to the binary32 rounding of M (relative ~1e-7 of
+    // ||M||^2 = 130.3, i.e. ~1e-5 absolute): 1e-4 relative is tight and safe.
+    for (int t = 0; t < 40; ++t)
+        lowrank::power_step(view(M, m, n), view(p, m, r), view(q, n, r));
+    const auto out = product(p, q, m, n, r);
+    std::vector<float> diff(m * n);
+    for (std::size_t i = 0; i < diff.size(); ++i)
+        diff[i] = M[i] - out[i];
+    CHECK(frobenius2(diff) == Approx(4.0 + 1.0 + 0.25 + 0.0625).epsilon(1e-4));
+    // After one step only, the error is larger: the test would notice a step that did nothing.
+    auto q1 = random_matrix(n, r, 13);
+    lowrank::power_step(view(M, m, n), view(p, m, r), view(q1, n, r));
+    const auto out1 = product(p, q1, m, n, r);
+    for (std::size_t i = 0; i < diff.size(); ++i)
+        diff[i] = M[i] - out1[i];
+    CHECK(frobenius2(diff) > 5.3125 * (1 + 1e-3));
+}
+
+TEST_CASE("lowrank::multiply: shapes that do not match are refused", "[lowrank]") {
+    std::vector<float> a(6), b(6), c(4);
+    CHECK_THROWS_WITH(lowrank::multiply(view(a, 2, 3), view(b, 2, 3), view(c, 2, 2)),
+                      Catch::Contains("2 x 3 times 2 x 3 into 2 x 2"));
+    CHECK_THROWS_AS(lowrank::multiply_transposed(view(a, 2, 3), view(b, 3, 2), view(c, 2, 2)),
+                    invalid_parameter);
+}
