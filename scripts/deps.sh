@@ -12,6 +12,7 @@ commpress_packages=(
     gnuplot-nox dataset-fashion-mnist                      # plots and the main job's data
     liblinear-tools                                        # heart_scale, the LIBSVM test file
     libopenmpi-dev openmpi-bin                             # comm/mpi.hpp and its tests
+    liblapack-dev                                          # tests: dgesdd, the SVD oracle
 )
 
 commpress_install_deps() {

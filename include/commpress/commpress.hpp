@@ -21,9 +21,12 @@
 #include <commpress/induced.hpp>
 #include <commpress/kernels/half.hpp>
 #include <commpress/kernels/reduce.hpp>
+#include <commpress/lowrank/layout.hpp>
 #include <commpress/lowrank/matrix.hpp>
 #include <commpress/lowrank/orthogonalize.hpp>
 #include <commpress/lowrank/power_iteration.hpp>
+#include <commpress/lowrank/power_sgd.hpp>
+#include <commpress/lowrank/truncated_svd.hpp>
 #include <commpress/pipeline.hpp>
 #include <commpress/quantize/dithering.hpp>
 #include <commpress/quantize/half.hpp>

@@ -10,6 +10,7 @@
 #include <commpress/feedback/marina.hpp>
 #include <commpress/feedback/shift.hpp>
 #include <commpress/feedback/step_size.hpp>
+#include <commpress/lowrank/power_sgd.hpp>
 
 namespace commpress::feedback {
 
@@ -30,6 +31,12 @@ template <class CM, class C, class T>
 struct halves<ef21_bc<CM>, C, T> {
     using worker = ef21_bc_worker<CM, C, T>;
     using server = ef21_bc_server<CM, C, T>;
+};
+template <class T>
+struct halves<ef14, lowrank::power_sgd, T> { // PowerSGD's two rounds, its authors' memory
+    static_assert(std::is_same_v<T, float>, "lowrank::power_sgd runs on binary32");
+    using worker = lowrank::power_sgd_worker;
+    using server = lowrank::power_sgd_server;
 };
 template <class C, class T>
 struct halves<marina, C, T> {

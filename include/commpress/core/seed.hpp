@@ -30,7 +30,7 @@ struct stream {
 inline constexpr std::uint32_t shared_worker = 0xffff'ffffu;
 
 /// Separates the draws of the stages of one pipeline, so they are independent.
-enum class purpose : std::uint32_t { sparsify = 1, quantize = 2, user = 3 };
+enum class purpose : std::uint32_t { sparsify = 1, quantize = 2, user = 3, lowrank = 4 };
 
 /// Everything a stage needs to recreate a draw: the sender's stream and step travel in the
 /// message header, the seed and tensor id are part of the pipeline's configuration.

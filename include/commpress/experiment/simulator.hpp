@@ -67,6 +67,9 @@ class simulator {
     using worker_type = feedback::worker<M, C>;
     using server_type = feedback::server<M, C>;
     static constexpr bool bidirectional = requires(const server_type& s) { s.broadcast(); };
+    /// PowerSGD's two all-reduces: after the messages, the server answers with the sum of P,
+    /// each worker answers that with its Q, and the server's mean of Q ends the step.
+    static constexpr bool two_rounds = requires(server_type & s) { s.q_mean(); };
 
     /// make(i) gives worker i's compressor (its stream names the worker); make(0) the server's.
     template <class Make>
@@ -78,9 +81,9 @@ class simulator {
         if (std::is_same_v<M, feedback::marina> && opts_.participants != 0)
             commpress::detail::fail_parameter(
                 "simulator: marina's shared coin needs every worker each round");
-        if (bidirectional && opts_.participants != 0)
+        if ((bidirectional || two_rounds) && opts_.participants != 0)
             commpress::detail::fail_parameter(
-                "simulator: a bidirectional method's model copies need every worker each round");
+                "simulator: a bidirectional or two-round method needs every worker each round");
         workers_.reserve(n);
         for (std::uint32_t i = 0; i < n; ++i)
             workers_.emplace_back(method, make(i), d, n);
@@ -143,6 +146,8 @@ class simulator {
             for (std::size_t j = 0; j < d_; ++j)
                 mean[j] += static_cast<double>(grad_[i][j]) / static_cast<double>(n);
         }
+        if constexpr (two_rounds)
+            second_round();
         server_.update(x);
         if constexpr (bidirectional)
             broadcast(server_.broadcast());
@@ -175,12 +180,32 @@ class simulator {
                 f(k, 0u);
     }
 
+    // Sum of P down, Q up, mean of Q down (every worker takes part).
+    void second_round() {
+        const std::span<const std::byte> p = server_.p_sum();
+        for_each_worker(workers_.size(), [&](std::size_t i, unsigned) {
+            used_[i] = workers_[i].answer(p, msg_[i]);
+        });
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            server_.receive_answer(std::span<const std::byte>(msg_[i].data(), used_[i]));
+            bytes_up_ += used_[i];
+            payload_up_ += used_[i] - message_header::size;
+        }
+        broadcast_bytes(p.size());
+        const std::span<const std::byte> q = server_.q_mean();
+        for_each_worker(workers_.size(), [&](std::size_t i, unsigned) { workers_[i].receive(q); });
+        broadcast_bytes(q.size());
+    }
+    void broadcast_bytes(std::size_t size) {
+        bytes_down_ += size * workers_.size();
+        payload_down_ += (size - message_header::size) * workers_.size();
+    }
+
     // Every worker applies the server's message to its model copy.
     void broadcast(std::span<const std::byte> msg) {
         for_each_worker(workers_.size(),
                         [&](std::size_t i, unsigned) { workers_[i].receive(msg); });
-        bytes_down_ += msg.size() * workers_.size();
-        payload_down_ += (msg.size() - message_header::size) * workers_.size();
+        broadcast_bytes(msg.size());
     }
 
     // All workers in the first round (it sets the methods' starting states), then all or

@@ -21,12 +21,13 @@ class matrix_view {
     matrix_view(std::span<T> data, std::size_t rows, std::size_t cols)
         : data_(data), rows_(rows), cols_(cols) {
         if (cols != 0 && rows > std::numeric_limits<std::size_t>::max() / cols)
-            detail::fail_parameter("lowrank::matrix_view: " + std::to_string(rows) + " x " +
-                                   std::to_string(cols) + " overflows size_t");
+            commpress::detail::fail_parameter("lowrank::matrix_view: " + std::to_string(rows) +
+                                              " x " + std::to_string(cols) + " overflows size_t");
         if (rows * cols != data.size())
-            detail::fail_parameter("lowrank::matrix_view: " + std::to_string(rows) + " x " +
-                                   std::to_string(cols) + " is " + std::to_string(rows * cols) +
-                                   " elements, the span has " + std::to_string(data.size()));
+            commpress::detail::fail_parameter(
+                "lowrank::matrix_view: " + std::to_string(rows) + " x " + std::to_string(cols) +
+                " is " + std::to_string(rows * cols) + " elements, the span has " +
+                std::to_string(data.size()));
     }
 
     /// A view of mutable elements is also a view of const ones.

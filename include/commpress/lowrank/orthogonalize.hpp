@@ -21,9 +21,11 @@ namespace commpress::lowrank {
 template <class T>
 void orthogonalize(matrix_view<T> a, double epsilon = 0.0) {
     if (!(epsilon >= 0.0))
-        detail::fail_parameter("lowrank::orthogonalize: epsilon must be >= 0");
+        commpress::detail::fail_parameter("lowrank::orthogonalize: epsilon must be >= 0");
     const std::size_t m = a.rows(), r = a.cols();
-    std::vector<double> dots(r);
+    double small[16]; // the usual ranks: no allocation
+    std::vector<double> large(r > 16 ? r : 0);
+    double* const dots = r > 16 ? large.data() : small;
     for (std::size_t j = 0; j < r; ++j) {
         double norm2 = 0;
         for (std::size_t i = 0; i < m; ++i)
@@ -32,7 +34,7 @@ void orthogonalize(matrix_view<T> a, double epsilon = 0.0) {
         for (std::size_t i = 0; i < m; ++i)
             a(i, j) = static_cast<T>(static_cast<double>(a(i, j)) * scale);
         // Remove the new unit column's component from the later columns, all at once.
-        std::fill(dots.begin(), dots.end(), 0.0);
+        std::fill(dots, dots + r, 0.0);
         for (std::size_t i = 0; i < m; ++i)
             for (std::size_t k = j + 1; k < r; ++k)
                 dots[k] += static_cast<double>(a(i, j)) * static_cast<double>(a(i, k));

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include <commpress/core/gaussian.hpp>
+
 namespace commpress::experiment::detail {
 
 /// The next output of a splitmix64 stream (Steele, Lea, Flood 2014), advancing `state`.
@@ -37,23 +39,7 @@ inline std::uint64_t splitmix_below(std::uint64_t& state, std::uint64_t bound) n
     return r % bound;
 }
 
-/// ln(x) for finite x > 0 from +, -, *, / only, which IEEE 754 rounds exactly: the same bits on
-/// every platform, unlike std::log, whose last bit the C library chooses. x = 2^e m with m in
-/// [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with s = (m-1)/(m+1), |s| <= 0.172; the atanh series
-/// to s^23 leaves a relative error below s^24 < 1e-18, so the result is within a few ulp.
-inline double portable_log(double x) noexcept {
-    int e = 0;
-    double m = std::frexp(x, &e);   // exact: m in [1/2, 1)
-    if (m < 0x1.6a09e667f3bcdp-1) { // sqrt(1/2)
-        m *= 2;
-        --e;
-    }
-    const double s = (m - 1) / (m + 1), z = s * s;
-    double series = 1.0 / 23;
-    for (int k = 21; k >= 1; k -= 2)
-        series = series * z + 1.0 / k;
-    return static_cast<double>(e) * 0x1.62e42fefa39efp-1 + 2 * s * series; // e ln 2 + ln m
-}
+using commpress::detail::portable_log;
 
 /// Standard normal draws from a splitmix64 stream by Marsaglia's polar method: (u, v) uniform in
 /// the unit disc, s = u^2 + v^2, then u sqrt(-2 ln s / s) and v sqrt(-2 ln s / s) are independent
