@@ -110,3 +110,42 @@ TEST_CASE("mpi::engine, bidirectional: another configuration on one rank fails e
     CHECK_THROWS_WITH(eng.round(parts[std::size_t(me)], std::span<float>(x)),
                       Catch::Contains("rank 1's configuration differs"));
 }
+
+TEST_CASE("mpi::power_sgd: the simulator's iterates, the same bits on every rank", "[mpi]") {
+    const auto p = static_cast<std::size_t>(world_size());
+    const auto me = static_cast<std::uint32_t>(world_rank());
+    const lowrank::layout shapes{{12, 9}, {1, 12}};
+    const std::size_t dim = shapes.size();
+    const auto make_c = [&](std::uint32_t i) {
+        return lowrank::power_sgd({.rank = 2}, shapes, seed{3}, stream{.worker = i});
+    };
+    const testing::quadratic q(dim, p, 2.0);
+    auto parts = testing::parts_of(q);
+    experiment::simulator<fb::ef14, lowrank::power_sgd> sim(fb::ef14{.gamma = 0.05}, make_c, dim,
+                                                            p);
+    mpi::power_sgd eng(fb::ef14{.gamma = 0.05}, make_c(me), dim, MPI_COMM_WORLD);
+    std::vector<float> xs(dim, 0.5f), xe(dim, 0.5f), g(dim);
+    for (int t = 0; t < 10; ++t) {
+        sim.round(std::span<testing::quadratic_part>(parts), std::span<float>(xs));
+        parts[me].loss_and_gradient(std::span<const float>(xe), std::span<float>(g));
+        eng.step(g, xe);
+    }
+    // The sums run in MPI's order, the simulator's in worker order: binary32 rounding apart
+    // (entries O(1), 10 steps of a contraction: 1e-5 leaves a wide margin over ~1e-6).
+    for (std::size_t j = 0; j < dim; ++j)
+        CHECK(std::abs(xe[j] - xs[j]) <= 1e-5f * (1 + std::abs(xs[j])));
+    // Every rank holds the same bits of x: rank 0's copy, broadcast, equals this one.
+    std::vector<float> x0 = xe;
+    MPI_Bcast(x0.data(), static_cast<int>(dim), MPI_FLOAT, 0, MPI_COMM_WORLD);
+    CHECK(x0 == xe);
+    // 32 r (m + n) + the bias, per step, with 48-byte headers on both messages.
+    CHECK(eng.bytes_sent() == 10 * (2 * 48 + 4 * (2 * (12 + 9) + 12)));
+    // Another rank on one rank: every rank refuses the step.
+    if (p > 1) {
+        mpi::power_sgd odd(
+            fb::ef14{.gamma = 0.05},
+            lowrank::power_sgd({.rank = me == 1 ? 3u : 2u}, shapes, seed{3}, stream{.worker = me}),
+            dim, MPI_COMM_WORLD);
+        CHECK_THROWS_WITH(odd.step(g, xe), Catch::Contains("rank 1's configuration differs"));
+    }
+}

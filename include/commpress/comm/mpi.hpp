@@ -10,6 +10,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -23,6 +24,7 @@
 #include <commpress/core/stage.hpp>
 #include <commpress/experiment/simulator.hpp>
 #include <commpress/feedback.hpp>
+#include <commpress/lowrank/power_sgd.hpp>
 #include <commpress/recipes.hpp>
 
 namespace commpress::mpi {
@@ -893,6 +895,97 @@ class engine {
     std::vector<std::byte> recv_, send_;
     char failure_ = 0; // rank 0's error of this round: 'p' invalid_parameter, 'd' decode_error
     std::string why_;
+};
+
+/// PowerSGD with its authors' error feedback, one worker per rank, as the paper runs it: P and Q
+/// are sums, so each round is one MPI_Allreduce (P with the uncompressed tensors, then Q),
+/// never a gather. Open MPI gives every rank the same bits of a reduction, so the replicas of x
+/// stay identical; the sums' order differs from the simulator's worker order, so iterates agree
+/// with it to rounding, not bit for bit. Each step first checks with one MPI_Allgather that
+/// every rank has the same configuration and step.
+class power_sgd {
+  public:
+    /// Collective over comm (duplicated, as exchange does). c names this rank's worker.
+    power_sgd(feedback::ef14 m, lowrank::power_sgd c, std::size_t d, MPI_Comm comm)
+        : c_(c), worker_(m, c, d, ranks(comm)), d_(d), msg_(c.max_message_size()),
+          sum_(c.max_message_size()), values_(std::max(c.p_values(), c.q_values())) {
+        detail::check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
+        detail::check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+        all_.resize(2 * static_cast<std::size_t>(size_));
+    }
+    power_sgd(const power_sgd&) = delete;
+    power_sgd& operator=(const power_sgd&) = delete;
+    ~power_sgd() { MPI_Comm_free(&comm_); }
+
+    /// One step on every rank: x -= the aggregated output (gamma applied by the workers).
+    void step(std::span<const float> grad, std::span<float> x) {
+        feedback::detail::check_dimension("mpi::power_sgd::step", x.size(), d_);
+        agree();
+        const std::uint32_t step = worker_.round();
+        const std::size_t p_used = worker_.step(grad, msg_);
+        const std::size_t a = reduce(lowrank::power_sgd::part::p_sum, p_used, 1.0f, step);
+        const std::size_t q_used = worker_.answer(std::span<const std::byte>(sum_.data(), a), msg_);
+        const std::size_t b = reduce(lowrank::power_sgd::part::q_mean, q_used,
+                                     1.0f / static_cast<float>(size_), step);
+        worker_.receive(std::span<const std::byte>(sum_.data(), b));
+        const auto out = worker_.output();
+        for (std::size_t j = 0; j < d_; ++j)
+            x[j] -= out[j];
+        bytes_ += p_used + q_used;
+    }
+
+    const lowrank::power_sgd_worker& worker() const noexcept { return worker_; }
+    /// Bytes this rank handed to MPI (its payloads with their headers, both rounds).
+    std::uint64_t bytes_sent() const noexcept { return bytes_; }
+
+  private:
+    static std::size_t ranks(MPI_Comm comm) {
+        int p = 0;
+        detail::check(MPI_Comm_size(comm, &p), "MPI_Comm_size");
+        return static_cast<std::size_t>(p);
+    }
+
+    void agree() {
+        const std::uint64_t mine[2] = {c_.fingerprint(), worker_.round()};
+        detail::check(MPI_Allgather(mine, 2, MPI_UINT64_T, all_.data(), 2, MPI_UINT64_T, comm_),
+                      "MPI_Allgather");
+        for (int r = 0; r < size_; ++r) {
+            const std::uint64_t* row = all_.data() + 2 * std::size_t(r);
+            if (row[0] != all_[0] || row[1] != all_[1])
+                commpress::detail::fail_parameter("mpi::power_sgd: rank " + std::to_string(r) +
+                                                  (row[0] != all_[0]
+                                                       ? "'s configuration differs from rank 0's"
+                                                       : " is at another step than rank 0"));
+        }
+    }
+
+    // Sums the values of this rank's message in msg_ over the ranks, scales them, and writes
+    // the result as the server's message `part` into sum_; returns its size.
+    std::size_t reduce(lowrank::power_sgd::part part, std::size_t used, float scale,
+                       std::uint32_t step) {
+        const std::size_t count = (used - message_header::size) / 4;
+        std::memcpy(values_.data(), msg_.data() + message_header::size, 4 * count);
+        detail::check(MPI_Allreduce(MPI_IN_PLACE, values_.data(),
+                                    detail::to_int(count, "mpi::power_sgd"), MPI_FLOAT, MPI_SUM,
+                                    comm_),
+                      "MPI_Allreduce");
+        if (scale != 1.0f)
+            for (std::size_t j = 0; j < count; ++j)
+                values_[j] *= scale;
+        return lowrank::detail::write_factors(std::span<const float>(values_.data(), count),
+                                              c_.fingerprint(part), d_, shared_worker, step,
+                                              c_.message(), sum_);
+    }
+
+    lowrank::power_sgd c_;
+    lowrank::power_sgd_worker worker_;
+    std::size_t d_;
+    MPI_Comm comm_ = MPI_COMM_NULL;
+    int size_ = 1;
+    std::vector<std::uint64_t> all_;
+    std::vector<std::byte> msg_, sum_;
+    std::vector<float> values_;
+    std::uint64_t bytes_ = 0;
 };
 
 } // namespace commpress::mpi
