@@ -57,6 +57,31 @@ void bm_power_sgd_operator(benchmark::State& st) {
     st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * 4 * m.size()));
 }
 
+// One worker's step as GRACE's PowerSGD with its memory runs it (bench/grace_powersgd.py):
+// M = e + gamma g, P = M Q, Gram-Schmidt, Q^T = P^T M, the output P Q^T and the memory
+// e = M - output. With one worker the sums are its own P and Q, written as the server would.
+void bm_power_sgd_worker_step(benchmark::State& st) {
+    const auto g = matrix(3);
+    const lr::power_sgd c({.rank = rank}, {{side, side}});
+    lr::power_sgd_worker w(commpress::feedback::ef14{.gamma = 0.1}, c, g.size(), 1);
+    std::vector<std::byte> msg(c.max_message_size()), sum(c.max_message_size());
+    const auto as_sum = [&](lr::power_sgd::part part, std::size_t used) {
+        const std::span<const float> values(
+            reinterpret_cast<const float*>(msg.data() + commpress::message_header::size),
+            (used - commpress::message_header::size) / 4);
+        return std::span<const std::byte>(
+            sum.data(), lr::detail::write_factors(values, c.fingerprint(part), g.size(),
+                                                  commpress::shared_worker, w.round(), {}, sum));
+    };
+    for (auto _ : st) {
+        const std::size_t p = w.step(g, msg);
+        const std::size_t q = w.answer(as_sum(lr::power_sgd::part::p_sum, p), msg);
+        w.receive(as_sum(lr::power_sgd::part::q_mean, q));
+        benchmark::DoNotOptimize(w.output().data());
+    }
+    st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * 4 * g.size()));
+}
+
 // The whole step of feedback::ef14 with lowrank::power_sgd, one worker and its server in one
 // process: M = e + gamma g, both rounds' messages, the memory and the model update.
 void bm_power_sgd_ef_step(benchmark::State& st) {
@@ -97,5 +122,6 @@ void bm_randomized_svd(benchmark::State& st) {
 
 BENCHMARK(bm_memcpy)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_power_sgd_operator)->Unit(benchmark::kMillisecond);
+BENCHMARK(bm_power_sgd_worker_step)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_power_sgd_ef_step)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_randomized_svd)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);

@@ -48,6 +48,7 @@ struct settings {
 struct arm {
     std::string label;
     std::vector<double> rounds, bits_up, bits_down, seconds, loss, accuracy;
+    std::vector<float> x; ///< the last iterate
 };
 
 struct context {
@@ -69,7 +70,7 @@ arm run(std::string label, M method, Make make, const context& c) {
     ex::mlp judge(c.test, {0, c.test.rows}, c.shape, 0, 0);
     ex::simulator<M, C> sim(method, make, d, n, {.team = c.team});
     std::vector<float> x = c.x0;
-    arm a{std::move(label), {}, {}, {}, {}, {}, {}};
+    arm a{std::move(label), {}, {}, {}, {}, {}, {}, {}};
     ex::progress bar(a.label, c.s.rounds);
     double seconds = 0, loss = 0;
     for (std::size_t r = 1; r <= c.s.rounds; ++r) {
@@ -91,7 +92,41 @@ arm run(std::string label, M method, Make make, const context& c) {
         bar.update(r);
     }
     bar.finish();
+    a.x = std::move(x);
     return a;
+}
+
+// alpha-hat = 1 - ||g - C(g)||^2 / ||g||^2: the contraction C achieves on g.
+template <class C>
+double measured_alpha(C c, std::span<const float> g) {
+    std::vector<std::byte> msg(c.max_message_size(g.size()));
+    std::vector<float> out(g.size());
+    c.decompress(std::span<const std::byte>(msg.data(), c.compress(g, std::span(msg))),
+                 std::span(out));
+    double err = 0, norm = 0;
+    for (std::size_t j = 0; j < g.size(); ++j) {
+        err += (double(g[j]) - out[j]) * (double(g[j]) - out[j]);
+        norm += double(g[j]) * g[j];
+    }
+    return 1 - err / norm;
+}
+
+// The contraction of the exact and randomized SVDs (rank 4) on worker 0's minibatch gradient at
+// x, beside the worst case r / min(m, n) over the layout's matrices.
+nlohmann::json alphas(const context& c, std::span<const float> x, const lr::layout& layout) {
+    const std::size_t shard = c.train.rows / c.s.workers;
+    ex::mlp part(c.train, {0, shard}, c.shape, c.s.batch, 1000);
+    std::vector<float> g(x.size());
+    part.loss_and_gradient(x, g);
+    lr::rank_r exact({.rank = 4}, layout);
+    nlohmann::json js = {{"nominal_alpha", exact.alpha(g.size())},
+                         {"rank_r", measured_alpha(exact, g)}};
+    for (const std::size_t q : {0u, 1u})
+        js["randomized_svd_q" + std::to_string(q)] =
+            measured_alpha(lr::randomized_svd({.rank = 4, .oversampling = 6, .power_iterations = q},
+                                              layout, cp::seed{7}),
+                           g);
+    return js;
 }
 
 } // namespace
@@ -161,6 +196,9 @@ int main(int argc, char** argv) {
             },
             c));
         csv.close();
+        // The contraction on real gradients, at the start and at SGD's last iterate.
+        const nlohmann::json alpha = {{"at_x0", alphas(c, c.x0, layout)},
+                                      {"at_sgd_final", alphas(c, arms.front().x, layout)}};
 
         nlohmann::json js = {{"experiment", "lowrank_mlp"},
                              {"model", "784-256-10 ReLU MLP, softmax cross-entropy"},
@@ -170,6 +208,7 @@ int main(int argc, char** argv) {
                              {"lr", s.lr},
                              {"rounds", s.rounds},
                              {"top_k_k", k},
+                             {"alpha_rank4", alpha},
                              {"arms", nlohmann::json::array()}};
         ex::line_plot by_bits{.title = "MLP 784-256-10, Fashion-MNIST, " +
                                        std::to_string(s.workers) + " workers",
@@ -198,6 +237,9 @@ int main(int argc, char** argv) {
         }
         ex::plot_png(std::filesystem::path(s.out) / "accuracy_vs_bits.png", by_bits);
         ex::plot_png(std::filesystem::path(s.out) / "accuracy_vs_time.png", by_time);
+        std::printf(
+            "\ncontraction of rank 4 on a minibatch gradient (nominal r/min(m,n) = %.4f):\n%s\n",
+            alpha["at_x0"]["nominal_alpha"].get<double>(), alpha.dump(2).c_str());
         std::ofstream(std::filesystem::path(s.out) / "summary.json") << js.dump(2) << '\n';
         std::fprintf(stderr, "wrote %s/{curves.csv,summary.json,accuracy_vs_*.png}\n",
                      s.out.c_str());

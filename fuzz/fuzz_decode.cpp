@@ -470,11 +470,71 @@ void corrupted_message_any(input& in) {
         targets);
 }
 
+// ---- part 3: the low-rank operators ---------------------------------------------------
+
+// A layout with a factored matrix, a bias and a matrix sent as it is.
+const lowrank::layout fuzz_layout{{6, 5}, {1, 4}, {3, 3}};
+constexpr std::size_t fuzz_layout_n = 30 + 4 + 9;
+
+template <class C>
+C lowrank_config(std::uint32_t worker) {
+    if constexpr (std::is_same_v<C, lowrank::rank_r>)
+        return C({.rank = 2}, fuzz_layout, seed{1}, stream{.worker = worker});
+    else
+        return C({.rank = 2, .oversampling = 2, .power_iterations = 1}, fuzz_layout, seed{1},
+                 stream{.worker = worker});
+}
+
+// The input as a message, then a valid message corrupted as the input says. The wrong output
+// size is a caller's error (invalid_parameter), so n is the layout's.
+template <class C>
+void lowrank_messages(const char* name, std::span<const std::byte> raw, input& in) {
+    C receiver = lowrank_config<C>(0);
+    decode_both<C, float>(name, receiver, raw, fuzz_layout_n, 0.5f, in.u8());
+    C sender = lowrank_config<C>(in.u8() % 4);
+    sender.set_step(in.u32());
+    const std::vector<float> x = values<float>(in, fuzz_layout_n, in.u8() % 4);
+    std::vector<std::byte> msg(sender.max_message_size(x.size()));
+    try {
+        msg.resize(sender.compress(std::span<const float>(x), std::span(msg)));
+    } catch (const invalid_parameter&) { // non-finite values: refused before any message
+        return;
+    }
+    const bool changed = corrupt(in, msg);
+    if (!decode_both<C, float>(name, receiver, msg, fuzz_layout_n, -2.0f, in.u8()) && !changed)
+        finding(name, "a valid message did not decode");
+}
+
+// PowerSGD's server and worker take the input as each of their incoming messages.
+void power_sgd_messages(std::span<const std::byte> raw) {
+    const lowrank::power_sgd c({.rank = 2}, fuzz_layout, seed{1});
+    const auto expect_decode_error = [](auto&& f) {
+        try {
+            f();
+        } catch (const decode_error&) {
+        } catch (const std::exception& e) {
+            finding("power_sgd", "an exception other than decode_error:", e.what());
+        }
+    };
+    lowrank::power_sgd_server server(feedback::ef14{.gamma = 1}, c, fuzz_layout_n, 1);
+    expect_decode_error([&] { server.receive(raw); });
+    lowrank::power_sgd_worker worker(feedback::ef14{.gamma = 1}, c, fuzz_layout_n, 1);
+    std::vector<float> grad(fuzz_layout_n, 0.25f);
+    std::vector<std::byte> out(c.max_message_size());
+    worker.step(grad, out);
+    expect_decode_error([&] { worker.answer(raw, out); });
+    expect_decode_error([&] { worker.receive(raw); });
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     raw_message_all(data, size);
     input in(data, size);
     corrupted_message_any(in);
+    const std::span<const std::byte> raw(reinterpret_cast<const std::byte*>(data), size);
+    lowrank_messages<lowrank::rank_r>("rank_r", raw, in);
+    lowrank_messages<lowrank::randomized_svd>("randomized_svd", raw, in);
+    power_sgd_messages(raw);
     return 0;
 }

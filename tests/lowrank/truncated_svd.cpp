@@ -245,6 +245,11 @@ TEST_CASE("low-rank decoders refuse bad messages with decode_error", "[lowrank]"
     CHECK_THROWS_AS(c.decompress(std::span<const std::byte>(msg), std::span(small)),
                     invalid_parameter);
     CHECK_THROWS_AS(c.compress(std::span<const float>(small), std::span(msg)), invalid_parameter);
+    // Values the decoder would refuse are refused before a message is written.
+    auto inf = x;
+    inf[7] = std::numeric_limits<float>::infinity();
+    CHECK_THROWS_WITH(c.compress(std::span<const float>(inf), std::span(msg)),
+                      Catch::Contains("not finite"));
 }
 
 namespace {

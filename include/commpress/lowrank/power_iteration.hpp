@@ -31,9 +31,42 @@ namespace detail {
 }
 } // namespace detail
 
-/// c = a b^T (a: m x k, b: n x k, c: m x n): dot products of rows, in double over a fixed
-/// virtual width of 8 lanes (lane j adds terms j, j + 8, ...; the lanes then add in a fixed
-/// tree), which any SIMD width that divides 8 vectorises without changing a bit.
+namespace detail {
+/// Row x times rows y[0..G) of length k into out[0..G): see multiply_by_transpose. G is a
+/// compile-time constant so that the G x 16 partial sums stay in registers.
+template <std::size_t G, class T>
+void dot_rows(const T* x, const T* const* y, std::size_t k, double* out) noexcept {
+    constexpr std::size_t w = 16, block = 32 * w;
+    double lane[G][w] = {};
+    for (std::size_t l0 = 0; l0 < k; l0 += block) {
+        const std::size_t end = std::min(k, l0 + block);
+        T part[G][w] = {};
+        std::size_t l = l0;
+        for (; l + w <= end; l += w)
+            for (std::size_t g = 0; g < G; ++g)
+                for (std::size_t u = 0; u < w; ++u)
+                    part[g][u] += x[l + u] * y[g][l + u];
+        for (std::size_t g = 0; g < G; ++g) {
+            for (std::size_t u = 0; l + u < end; ++u)
+                part[g][u] += x[l + u] * y[g][l + u];
+            for (std::size_t u = 0; u < w; ++u)
+                lane[g][u] += static_cast<double>(part[g][u]);
+        }
+    }
+    for (std::size_t g = 0; g < G; ++g) {
+        for (std::size_t half = w / 2; half > 0; half /= 2)
+            for (std::size_t u = 0; u < half; ++u)
+                lane[g][u] += lane[g][u + half];
+        out[g] = lane[g][0];
+    }
+}
+} // namespace detail
+
+/// c = a b^T (a: m x k, b: n x k, c: m x n): dot products of rows over a fixed virtual width
+/// of 16 lanes (lane u adds terms u, u + 16, ...): binary32 products summed in binary32 over
+/// blocks of 512 terms, each block's lanes then added in double, and the 16 lanes in a fixed
+/// tree at the end. Any SIMD width that divides 16 vectorises it without changing a bit, and
+/// binary32 partial sums of 32 terms keep the error near binary32's own.
 /// P = M Q is multiply_by_transpose(M, Q^T, P).
 template <class T>
 void multiply_by_transpose(std::type_identity_t<matrix_view<const T>> a,
@@ -41,28 +74,39 @@ void multiply_by_transpose(std::type_identity_t<matrix_view<const T>> a,
     if (a.cols() != b.cols() || c.rows() != a.rows() || c.cols() != b.rows())
         detail::fail_shapes("multiply_by_transpose", " times the transpose of ", a.rows(), a.cols(),
                             b.rows(), b.cols(), c.rows(), c.cols());
-    constexpr std::size_t w = 8;
-    const std::size_t k = a.cols(), body = k - k % w;
+    const std::size_t k = a.cols();
     for (std::size_t i = 0; i < a.rows(); ++i) {
         const T* x = a.row(i).data();
-        for (std::size_t j = 0; j < b.rows(); ++j) {
-            const T* y = b.row(j).data();
-            double lane[w] = {};
-            for (std::size_t l = 0; l < body; l += w)
-                for (std::size_t u = 0; u < w; ++u)
-                    lane[u] += static_cast<double>(x[l + u]) * static_cast<double>(y[l + u]);
-            for (std::size_t l = body; l < k; ++l)
-                lane[l - body] += static_cast<double>(x[l]) * static_cast<double>(y[l]);
-            for (std::size_t half = w / 2; half > 0; half /= 2)
-                for (std::size_t u = 0; u < half; ++u)
-                    lane[u] += lane[u + half];
-            c(i, j) = static_cast<T>(lane[0]);
+        for (std::size_t j0 = 0; j0 < b.rows(); j0 += 4) { // 4 rows of b per pass over x
+            const T* y[4] = {};
+            double out[4] = {};
+            const std::size_t g = std::min<std::size_t>(4, b.rows() - j0);
+            for (std::size_t jj = 0; jj < g; ++jj)
+                y[jj] = b.row(j0 + jj).data();
+            switch (g) {
+            case 4:
+                detail::dot_rows<4>(x, y, k, out);
+                break;
+            case 3:
+                detail::dot_rows<3>(x, y, k, out);
+                break;
+            case 2:
+                detail::dot_rows<2>(x, y, k, out);
+                break;
+            default:
+                detail::dot_rows<1>(x, y, k, out);
+                break;
+            }
+            for (std::size_t jj = 0; jj < g; ++jj)
+                c(i, j0 + jj) = static_cast<T>(out[jj]);
         }
     }
 }
 
-/// c = a^T b (a: k x m, b: k x n, c: m x n), summed over the k rows in order in `work` (m n
-/// doubles, the caller's: no allocation). Q^T = P^T M is multiply_transposed(P, M, Q^T).
+/// c = a^T b (a: k x m, b: k x n, c: m x n), summed over the k rows in order: binary32 partial
+/// sums over blocks of 16 rows, added in order into `work` (m n doubles, the caller's: no
+/// allocation). Vectorised over the columns of b, so no sum depends on the SIMD width.
+/// Q^T = P^T M is multiply_transposed(P, M, Q^T).
 template <class T>
 void multiply_transposed(std::type_identity_t<matrix_view<const T>> a,
                          std::type_identity_t<matrix_view<const T>> b, matrix_view<T> c,
@@ -72,18 +116,28 @@ void multiply_transposed(std::type_identity_t<matrix_view<const T>> a,
         detail::fail_shapes("multiply_transposed", " transposed times ", a.rows(), a.cols(),
                             b.rows(), b.cols(), c.rows(), c.cols(),
                             " with " + std::to_string(work.size()) + " doubles of workspace");
-    const std::size_t n = b.cols();
-    std::fill(work.begin(), work.begin() + static_cast<std::ptrdiff_t>(c.rows() * n), 0.0);
-    for (std::size_t l = 0; l < a.rows(); ++l) {
-        const T* y = b.row(l).data();
-        for (std::size_t i = 0; i < a.cols(); ++i) {
-            const double s = static_cast<double>(a(l, i));
-            double* acc = work.data() + i * n;
-            for (std::size_t j = 0; j < n; ++j)
-                acc[j] += s * static_cast<double>(y[j]);
+    constexpr std::size_t rows = 16, cols = 64;
+    const std::size_t n = b.cols(), m = a.cols();
+    std::fill(work.begin(), work.begin() + static_cast<std::ptrdiff_t>(m * n), 0.0);
+    for (std::size_t l0 = 0; l0 < a.rows(); l0 += rows) {
+        const std::size_t l1 = std::min(a.rows(), l0 + rows);
+        for (std::size_t j0 = 0; j0 < n; j0 += cols) { // a 16 x 64 tile of b stays in L1
+            const std::size_t len = std::min(cols, n - j0);
+            for (std::size_t i = 0; i < m; ++i) {
+                T part[cols] = {};
+                for (std::size_t l = l0; l < l1; ++l) {
+                    const T s = a(l, i);
+                    const T* y = b.row(l).data() + j0;
+                    for (std::size_t u = 0; u < len; ++u)
+                        part[u] += s * y[u];
+                }
+                double* acc = work.data() + i * n + j0;
+                for (std::size_t u = 0; u < len; ++u)
+                    acc[u] += static_cast<double>(part[u]);
+            }
         }
     }
-    for (std::size_t k = 0; k < c.rows() * n; ++k)
+    for (std::size_t k = 0; k < m * n; ++k)
         c.data()[k] = static_cast<T>(work[k]);
 }
 
@@ -104,24 +158,31 @@ void multiply(std::type_identity_t<matrix_view<const T>> a,
     if (a.cols() != b.rows() || c.rows() != a.rows() || c.cols() != b.cols())
         detail::fail_shapes("multiply", " times ", a.rows(), a.cols(), b.rows(), b.cols(), c.rows(),
                             c.cols());
-    const std::size_t n = b.cols();
+    const std::size_t n = b.cols(), k = a.cols();
+    constexpr std::size_t block = 256; // columns at a time, on the stack: no allocation
+    T v[block];
     for (std::size_t i = 0; i < a.rows(); ++i) {
         T* out = c.row(i).data();
-        if (a.cols() == 0) {
-            if constexpr (!Add)
-                std::fill(out, out + n, T{0});
-            continue;
-        }
-        // out = sum_l a(i, l) b_l, starting from l = 0 (no + 0, which would turn -0 into +0).
-        const auto term = [&](std::size_t l, std::size_t j) { return a(i, l) * b(l, j); };
-        for (std::size_t j = 0; j < n; ++j) {
-            T v = term(0, j);
-            for (std::size_t l = 1; l < a.cols(); ++l)
-                v += term(l, j);
-            if constexpr (Add)
-                out[j] += weight * v;
+        for (std::size_t j0 = 0; j0 < n; j0 += block) {
+            const std::size_t len = std::min(block, n - j0);
+            // v = sum_l a(i, l) b_l in the order l = 0, 1, ... (from the first term: no + 0,
+            // which would turn -0 into +0); the loops over j vectorise.
+            if (k == 0)
+                std::fill(v, v + len, T{0});
             else
-                out[j] = v;
+                for (std::size_t j = 0; j < len; ++j)
+                    v[j] = a(i, 0) * b(0, j0 + j);
+            for (std::size_t l = 1; l < k; ++l) {
+                const T s = a(i, l);
+                const T* bl = b.row(l).data() + j0;
+                for (std::size_t j = 0; j < len; ++j)
+                    v[j] += s * bl[j];
+            }
+            if constexpr (Add)
+                for (std::size_t j = 0; j < len; ++j)
+                    out[j0 + j] += weight * v[j];
+            else
+                std::copy(v, v + len, out + j0);
         }
     }
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -127,6 +128,12 @@ class svd_compressor {
             factor(t, matrix_view<const float>(a, sh.rows, sh.cols), k, v);
             at += v.size();
         }
+        for (std::size_t j = 0; j < values_; ++j) // the decoder would refuse the message
+            if (!std::isfinite(values_buf_[j]))
+                commpress::detail::fail_parameter(
+                    std::string(Options::name) +
+                    "::compress: x has values that are not finite, or whose factors overflow "
+                    "binary32");
         const std::size_t used = detail::factor_message_size(values_);
         if (out.size() < used)
             commpress::detail::fail_parameter(
