@@ -114,10 +114,17 @@ void gram_svd(matrix_view<const T> a, std::size_t k, matrix_view<T> u, std::span
                 g[i * l + j] = g[j * l + i];
     }
     symmetric_eigen(std::span<double>(ws.gram).first(l * l), l, ws.values, ws.vectors);
-    // Largest first; equal eigenvalues keep their index order (a deterministic choice).
+    // Largest first, ties by index (a deterministic choice); NaN (from a non-finite input,
+    // which compress then refuses) sorts last, so the order stays a strict weak one.
+    const auto key = [&](std::size_t x) {
+        const double v = ws.values[x];
+        return v == v ? v : -HUGE_VAL;
+    };
     std::iota(ws.order.begin(), ws.order.begin() + static_cast<std::ptrdiff_t>(l), 0);
-    std::stable_sort(ws.order.begin(), ws.order.begin() + static_cast<std::ptrdiff_t>(l),
-                     [&](std::size_t x, std::size_t y) { return ws.values[x] > ws.values[y]; });
+    std::sort(ws.order.begin(), ws.order.begin() + static_cast<std::ptrdiff_t>(l),
+              [&](std::size_t x, std::size_t y) {
+                  return key(x) > key(y) || (key(x) == key(y) && x < y);
+              });
     const auto vec = [&](std::size_t i, std::size_t j) { return ws.vectors[i * l + ws.order[j]]; };
     // The other side: column j = a^T u_j / s_j (or a v_j / s_j), summed in double.
     double* acc = ws.acc.data();
