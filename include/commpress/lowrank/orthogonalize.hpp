@@ -23,9 +23,9 @@ void orthogonalize(matrix_view<T> a, double epsilon = 0.0) {
     if (!(epsilon >= 0.0))
         commpress::detail::fail_parameter("lowrank::orthogonalize: epsilon must be >= 0");
     const std::size_t m = a.rows(), r = a.cols();
-    double small[16]; // the usual ranks: no allocation
-    std::vector<double> large(r > 16 ? r : 0);
-    double* const dots = r > 16 ? large.data() : small;
+    double small[64]; // ranks and sketches up to 64 columns: no allocation
+    std::vector<double> large(r > 64 ? r : 0);
+    double* const dots = r > 64 ? large.data() : small;
     for (std::size_t j = 0; j < r; ++j) {
         double norm2 = 0;
         for (std::size_t i = 0; i < m; ++i)
