@@ -12,18 +12,15 @@
 #include <commpress/core/seed.hpp>
 #include <commpress/lowrank/orthogonalize.hpp>
 
+#include "lowrank/helpers.hpp"
+
 using namespace commpress;
 using lowrank::matrix_view;
 
 namespace {
 
-/// m x r entries uniform in [-1, 1) from splitmix64.
 std::vector<float> random_matrix(std::size_t m, std::size_t r, std::uint64_t seed) {
-    std::vector<float> a(m * r);
-    for (float& v : a)
-        v = static_cast<float>(static_cast<double>(detail::splitmix64(seed++) >> 11) * 0x1p-52 -
-                               1.0);
-    return a;
+    return testing::uniform(m * r, seed);
 }
 
 double dot_columns(matrix_view<const float> a, std::size_t j, std::size_t k) {

@@ -12,17 +12,15 @@
 #include <commpress/core/seed.hpp>
 #include <commpress/lowrank/power_iteration.hpp>
 
+#include "lowrank/helpers.hpp"
+
 using namespace commpress;
 using lowrank::matrix_view;
 
 namespace {
 
 std::vector<float> random_matrix(std::size_t m, std::size_t n, std::uint64_t seed) {
-    std::vector<float> a(m * n);
-    for (float& v : a)
-        v = static_cast<float>(static_cast<double>(detail::splitmix64(seed++) >> 11) * 0x1p-52 -
-                               1.0);
-    return a;
+    return testing::uniform(m * n, seed);
 }
 
 template <class T>
@@ -96,19 +94,8 @@ TEST_CASE("lowrank::power_step: p q^T is the projection of M on span(p)", "[lowr
 TEST_CASE("lowrank::power_step: warm-started steps reach the best rank-r approximation",
           "[lowrank]") {
     // M = U diag(s) V^T with orthonormal U (m x 6), V (n x 6) and s = 10, 5, 2, 1, 0.5, 0.25.
-    constexpr std::size_t m = 80, n = 50, k = 6, r = 2;
-    const double s[k] = {10, 5, 2, 1, 0.5, 0.25};
-    auto U = random_matrix(m, k, 11), V = random_matrix(n, k, 12);
-    lowrank::orthogonalize(view(U, m, k));
-    lowrank::orthogonalize(view(V, n, k));
-    std::vector<float> M(m * n, 0.0f);
-    for (std::size_t i = 0; i < m; ++i)
-        for (std::size_t j = 0; j < n; ++j) {
-            double v = 0;
-            for (std::size_t l = 0; l < k; ++l)
-                v += s[l] * U[i * k + l] * V[j * k + l];
-            M[i * n + j] = static_cast<float>(v);
-        }
+    constexpr std::size_t m = 80, n = 50, r = 2;
+    const auto M = testing::with_spectrum(m, n, {10, 5, 2, 1, 0.5, 0.25}, 11, 12);
     auto q = random_matrix(r, n, 13);
     std::vector<float> p(m * r);
     std::vector<double> work(r * n);

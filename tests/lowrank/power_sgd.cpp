@@ -15,28 +15,14 @@
 #include <commpress/experiment/simulator.hpp>
 #include <commpress/lowrank/power_sgd.hpp>
 
+#include "lowrank/helpers.hpp"
+
 using namespace commpress;
 using lowrank::matrix_view;
 
 namespace {
 
-// Worker i's f_i(x) = <c_i, x>: its gradient is the fixed c_i, whatever x.
-struct linear_part {
-    std::vector<float> c;
-    std::size_t dim() const { return c.size(); }
-    double loss_and_gradient(std::span<const float>, std::span<float> g) {
-        std::copy(c.begin(), c.end(), g.begin());
-        return 0;
-    }
-};
-
-std::vector<float> uniform(std::size_t n, std::uint64_t seed) {
-    std::vector<float> a(n);
-    for (float& v : a)
-        v = static_cast<float>(static_cast<double>(detail::splitmix64(seed++) >> 11) * 0x1p-52 -
-                               1.0);
-    return a;
-}
+using testing::uniform;
 
 // A 30 x 20 weight matrix, a 30-element bias, a 4 x 4 matrix whose rank-2 factors would not
 // be smaller (2 (4 + 4) = 16): three tensors, one factored.
@@ -64,7 +50,7 @@ double norm2(std::span<const float> a) {
 } // namespace
 
 TEST_CASE("power_sgd: the output projects the workers' mean on span(P^)", "[lowrank]") {
-    std::vector<linear_part> parts;
+    std::vector<testing::fixed_gradient> parts;
     for (std::uint64_t i = 0; i < workers; ++i)
         parts.push_back({uniform(d, 100 + i)});
     auto sim = make_sim();
@@ -75,7 +61,7 @@ TEST_CASE("power_sgd: the output projects the workers' mean on span(P^)", "[lowr
     std::vector<float> mean(d, 0.0f);
     for (const auto& p : parts)
         for (std::size_t j = 0; j < d; ++j)
-            mean[j] += p.c[j] / static_cast<float>(workers);
+            mean[j] += p.g[j] / static_cast<float>(workers);
     // x moved by exactly the output; every worker computed the same output bits.
     for (std::size_t j = 0; j < d; ++j)
         REQUIRE(x[j] == -out[j]);
@@ -92,7 +78,7 @@ TEST_CASE("power_sgd: the output projects the workers' mean on span(P^)", "[lowr
         std::fill(P.begin(), P.end(), 0.0f);
         for (const auto& p : parts) {
             lowrank::multiply_by_transpose<float>(
-                matrix_view<const float>(std::span<const float>(p.c).first(600), 30, 20),
+                matrix_view<const float>(std::span<const float>(p.g).first(600), 30, 20),
                 matrix_view<const float>(std::span<const float>(q0), rank, 20),
                 matrix_view<float>(std::span<float>(pw), 30, rank));
             for (std::size_t k = 0; k < P.size(); ++k)
@@ -135,7 +121,7 @@ TEST_CASE("power_sgd: the output projects the workers' mean on span(P^)", "[lowr
         CHECK(std::abs(proj[j] - out[j]) < 1e-5);
     // The uncompressed tensors: their mean, as the server computes it (sum, then * 1/3).
     for (std::size_t j = 600; j < d; ++j) {
-        const float sum = (parts[0].c[j] + parts[1].c[j]) + parts[2].c[j];
+        const float sum = (parts[0].g[j] + parts[1].g[j]) + parts[2].g[j];
         CHECK(out[j] == sum * (1.0f / 3.0f));
     }
     // e_w + out = M_w up to the two roundings, of e = fl(M - out) (<= 2^-24 |e|) and of the
@@ -143,7 +129,7 @@ TEST_CASE("power_sgd: the output projects the workers' mean on span(P^)", "[lowr
     for (std::size_t w = 0; w < workers; ++w) {
         const auto e = sim.workers()[w].memory();
         for (std::size_t j = 0; j < 600; ++j)
-            CHECK(std::abs(e[j] + out[j] - parts[w].c[j]) <=
+            CHECK(std::abs(e[j] + out[j] - parts[w].g[j]) <=
                   0x1p-23 * (std::abs(e[j]) + std::abs(out[j])));
         for (std::size_t j = 600; j < d; ++j)
             CHECK(e[j] == 0.0f); // the authors' code keeps no memory for these
@@ -151,7 +137,7 @@ TEST_CASE("power_sgd: the output projects the workers' mean on span(P^)", "[lowr
 }
 
 TEST_CASE("power_sgd: exact bits per round, both directions", "[lowrank]") {
-    std::vector<linear_part> parts;
+    std::vector<testing::fixed_gradient> parts;
     for (std::uint64_t i = 0; i < workers; ++i)
         parts.push_back({uniform(d, 200 + i)});
     for (const std::size_t r : {1u, 2u, 5u}) {
@@ -179,19 +165,7 @@ TEST_CASE("power_sgd: warm starts converge to the best rank-r approximation", "[
     // steps leave 4^-30 of it, and ||A - out||^2 reaches the Eckart-Young optimum
     // 1 + 0.25 + 0.0625 = 1.3125 up to binary32 rounding of A (~1e-7 of ||A||^2 = 81.3).
     const lowrank::layout one{{30, 20}};
-    constexpr std::size_t k = 5;
-    const double s[k] = {8, 4, 1, 0.5, 0.25};
-    auto U = uniform(30 * k, 1), V = uniform(20 * k, 2);
-    lowrank::orthogonalize(matrix_view<float>(std::span<float>(U), 30, k));
-    lowrank::orthogonalize(matrix_view<float>(std::span<float>(V), 20, k));
-    std::vector<float> A(600);
-    for (std::size_t i = 0; i < 30; ++i)
-        for (std::size_t j = 0; j < 20; ++j) {
-            double v = 0;
-            for (std::size_t l = 0; l < k; ++l)
-                v += s[l] * U[i * k + l] * V[j * k + l];
-            A[i * 20 + j] = static_cast<float>(v);
-        }
+    const auto A = testing::with_spectrum(30, 20, {8, 4, 1, 0.5, 0.25}, 1, 2);
     const lowrank::power_sgd c({.rank = 2, .epsilon = 0}, one, seed{9});
     lowrank::power_sgd_worker w(feedback::ef14{.gamma = 1}, c, 600, 1);
     lowrank::power_sgd_server srv(feedback::ef14{.gamma = 1}, c, 600, 1);
@@ -215,7 +189,7 @@ TEST_CASE("power_sgd: warm starts converge to the best rank-r approximation", "[
 }
 
 TEST_CASE("power_sgd: same seed, same bytes, on any thread count", "[lowrank]") {
-    std::vector<linear_part> parts;
+    std::vector<testing::fixed_gradient> parts;
     for (std::uint64_t i = 0; i < workers; ++i)
         parts.push_back({uniform(d, 300 + i)});
     std::vector<float> x1(d, 0.0f), x2(d, 0.0f);

@@ -14,6 +14,8 @@
 #include <commpress/experiment/simulator.hpp>
 #include <commpress/lowrank/truncated_svd.hpp>
 
+#include "lowrank/helpers.hpp"
+
 extern "C" void dgesdd_(const char* jobz, const int* m, const int* n, double* a, const int* lda,
                         double* s, double* u, const int* ldu, double* vt, const int* ldvt,
                         double* work, const int* lwork, int* iwork, int* info, std::size_t);
@@ -23,13 +25,7 @@ using lowrank::matrix_view;
 
 namespace {
 
-std::vector<float> uniform(std::size_t n, std::uint64_t seed) {
-    std::vector<float> a(n);
-    for (float& v : a)
-        v = static_cast<float>(static_cast<double>(detail::splitmix64(seed++) >> 11) * 0x1p-52 -
-                               1.0);
-    return a;
-}
+using testing::uniform;
 
 /// LAPACK's singular values of the m x n row-major a (non-increasing).
 std::vector<double> lapack_singular_values(const std::vector<float>& a, int m, int n) {
@@ -51,22 +47,9 @@ std::vector<double> lapack_singular_values(const std::vector<float>& a, int m, i
     return s;
 }
 
-/// U diag(s) V^T with orthonormal U (m x k) and V (n x k) from the seed.
 std::vector<float> with_spectrum(std::size_t m, std::size_t n, const std::vector<double>& s,
                                  std::uint64_t seed) {
-    const std::size_t k = s.size();
-    auto U = uniform(m * k, seed), V = uniform(n * k, seed + 1000);
-    lowrank::orthogonalize(matrix_view<float>(std::span<float>(U), m, k));
-    lowrank::orthogonalize(matrix_view<float>(std::span<float>(V), n, k));
-    std::vector<float> a(m * n);
-    for (std::size_t i = 0; i < m; ++i)
-        for (std::size_t j = 0; j < n; ++j) {
-            double v = 0;
-            for (std::size_t l = 0; l < k; ++l)
-                v += s[l] * U[i * k + l] * V[j * k + l];
-            a[i * n + j] = static_cast<float>(v);
-        }
-    return a;
+    return testing::with_spectrum(m, n, s, seed, seed + 1000);
 }
 
 double err2(const std::vector<float>& a, const std::vector<float>& b) {
@@ -252,23 +235,12 @@ TEST_CASE("low-rank decoders refuse bad messages with decode_error", "[lowrank]"
                       Catch::Contains("not finite"));
 }
 
-namespace {
-struct fixed_gradient {
-    std::vector<float> g;
-    std::size_t dim() const { return g.size(); }
-    double loss_and_gradient(std::span<const float>, std::span<float> out) {
-        std::copy(g.begin(), g.end(), out.begin());
-        return 0;
-    }
-};
-} // namespace
-
 TEST_CASE("EF21 with a low-rank compressor: gradients of rank <= r pass whole", "[lowrank]") {
     // Each worker's gradient is a rank-2 matrix: with rank_r (r = 2) and h_i = 0 at the start,
     // EF21's first message h_i = C(grad_i) is grad_i up to rounding, so x moves by gamma times the
     // mean gradient.
     const lowrank::layout shapes{{12, 9}};
-    std::vector<fixed_gradient> parts;
+    std::vector<testing::fixed_gradient> parts;
     for (std::uint64_t i = 0; i < 3; ++i)
         parts.push_back({with_spectrum(12, 9, {2.0, 1.0}, 50 + i)});
     experiment::simulator<feedback::ef21, lowrank::rank_r> sim(

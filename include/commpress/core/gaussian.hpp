@@ -28,30 +28,37 @@ inline double portable_log(double x) noexcept {
         series = series * z + 1.0 / k;
     return static_cast<double>(e) * 0x1.62e42fefa39efp-1 + 2 * s * series; // e ln 2 + ln m
 }
+
+/// Marsaglia's polar method on uniform [-1, 1) draws: (u, v) uniform in the unit disc,
+/// s = u^2 + v^2, then u sqrt(-2 ln s / s) and v sqrt(-2 ln s / s) are independent N(0, 1); the
+/// second is kept in `spare` for the next call. Only portable_log, sqrt and basic arithmetic,
+/// so the draws are platform-independent.
+template <class Uniform>
+double polar_normal(Uniform uniform, double& spare, bool& has_spare) noexcept {
+    if (has_spare) {
+        has_spare = false;
+        return spare;
+    }
+    double u = 0, v = 0, s = 0;
+    do {
+        u = uniform();
+        v = uniform();
+        s = u * u + v * v;
+    } while (s >= 1 || s == 0);
+    const double scale = std::sqrt(-2 * portable_log(s) / s);
+    spare = v * scale;
+    has_spare = true;
+    return u * scale;
+}
 } // namespace detail
 
-/// N(0, 1) draws from a Philox stream by Marsaglia's polar method: (u, v) uniform in the unit
-/// disc (53 random bits each), s = u^2 + v^2, then u sqrt(-2 ln s / s) and v sqrt(-2 ln s / s)
-/// are independent N(0, 1). Only portable_log, sqrt and basic arithmetic: platform-independent.
+/// N(0, 1) draws from a Philox stream (53 random bits per uniform) by the polar method.
 class normal_stream {
   public:
     normal_stream(const draw_context& c, purpose p, bool shared) noexcept : rng_(c, p, shared) {}
 
     double operator()() noexcept {
-        if (has_spare_) {
-            has_spare_ = false;
-            return spare_;
-        }
-        double u = 0, v = 0, s = 0;
-        do {
-            u = uniform();
-            v = uniform();
-            s = u * u + v * v;
-        } while (s >= 1 || s == 0);
-        const double scale = std::sqrt(-2 * detail::portable_log(s) / s);
-        spare_ = v * scale;
-        has_spare_ = true;
-        return u * scale;
+        return detail::polar_normal([this] { return uniform(); }, spare_, has_spare_);
     }
 
   private:

@@ -41,28 +41,15 @@ inline std::uint64_t splitmix_below(std::uint64_t& state, std::uint64_t bound) n
 
 using commpress::detail::portable_log;
 
-/// Standard normal draws from a splitmix64 stream by Marsaglia's polar method: (u, v) uniform in
-/// the unit disc, s = u^2 + v^2, then u sqrt(-2 ln s / s) and v sqrt(-2 ln s / s) are independent
-/// N(0, 1). Only portable_log, sqrt and basic arithmetic, so the draws are platform-independent.
+/// Standard normal draws from a splitmix64 stream by Marsaglia's polar method
+/// (commpress::detail::polar_normal): the same values on every platform.
 class gaussian_stream {
   public:
     explicit gaussian_stream(std::uint64_t seed) noexcept : state_(seed) {}
 
     double operator()() noexcept {
-        if (has_spare_) {
-            has_spare_ = false;
-            return spare_;
-        }
-        double u = 0, v = 0, s = 0;
-        do {
-            u = splitmix_uniform(state_);
-            v = splitmix_uniform(state_);
-            s = u * u + v * v;
-        } while (s >= 1 || s == 0);
-        const double scale = std::sqrt(-2 * portable_log(s) / s);
-        spare_ = v * scale;
-        has_spare_ = true;
-        return u * scale;
+        return commpress::detail::polar_normal([this] { return splitmix_uniform(state_); }, spare_,
+                                               has_spare_);
     }
 
     /// The underlying stream, for uniforms drawn in between the Gaussians.
