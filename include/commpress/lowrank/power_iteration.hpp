@@ -12,6 +12,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <commpress/kernels/arch.hpp>
+#include <commpress/kernels/dot.hpp>
 #include <commpress/lowrank/matrix.hpp>
 #include <commpress/lowrank/orthogonalize.hpp>
 
@@ -31,70 +33,37 @@ namespace detail {
 }
 } // namespace detail
 
-namespace detail {
-/// Row x times rows y[0..G) of length k into out[0..G): see multiply_by_transpose. G is a
-/// compile-time constant so that the G x 16 partial sums stay in registers.
-template <std::size_t G, class T>
-void dot_rows(const T* x, const T* const* y, std::size_t k, double* out) noexcept {
-    constexpr std::size_t w = 16, block = 32 * w;
-    double lane[G][w] = {};
-    for (std::size_t l0 = 0; l0 < k; l0 += block) {
-        const std::size_t end = std::min(k, l0 + block);
-        T part[G][w] = {};
-        std::size_t l = l0;
-        for (; l + w <= end; l += w)
-            for (std::size_t g = 0; g < G; ++g)
-                for (std::size_t u = 0; u < w; ++u)
-                    part[g][u] += x[l + u] * y[g][l + u];
-        for (std::size_t g = 0; g < G; ++g) {
-            for (std::size_t u = 0; l + u < end; ++u)
-                part[g][u] += x[l + u] * y[g][l + u];
-            for (std::size_t u = 0; u < w; ++u)
-                lane[g][u] += static_cast<double>(part[g][u]);
-        }
-    }
-    for (std::size_t g = 0; g < G; ++g) {
-        for (std::size_t half = w / 2; half > 0; half /= 2)
-            for (std::size_t u = 0; u < half; ++u)
-                lane[g][u] += lane[g][u + half];
-        out[g] = lane[g][0];
-    }
-}
-} // namespace detail
-
-/// c = a b^T (a: m x k, b: n x k, c: m x n): dot products of rows over a fixed virtual width
-/// of 16 lanes (lane u adds terms u, u + 16, ...): binary32 products summed in binary32 over
-/// blocks of 512 terms, each block's lanes then added in double, and the 16 lanes in a fixed
-/// tree at the end. Any SIMD width that divides 16 vectorises it without changing a bit, and
-/// binary32 partial sums of 32 terms keep the error near binary32's own.
-/// P = M Q is multiply_by_transpose(M, Q^T, P).
+/// c = a b^T (a: m x k, b: n x k, c: m x n): each row of a against up to 4 rows of b at once
+/// by kernels::dot_rows (binary32 partial sums over a fixed virtual width of 16 lanes, added in
+/// double): no sum depends on the SIMD width. P = M Q is multiply_by_transpose(M, Q^T, P).
 template <class T>
 void multiply_by_transpose(std::type_identity_t<matrix_view<const T>> a,
                            std::type_identity_t<matrix_view<const T>> b, matrix_view<T> c) {
+    static_assert(std::is_same_v<T, float>, "the low-rank products run on binary32");
     if (a.cols() != b.cols() || c.rows() != a.rows() || c.cols() != b.rows())
         detail::fail_shapes("multiply_by_transpose", " times the transpose of ", a.rows(), a.cols(),
                             b.rows(), b.cols(), c.rows(), c.cols());
     const std::size_t k = a.cols();
     for (std::size_t i = 0; i < a.rows(); ++i) {
-        const T* x = a.row(i).data();
-        for (std::size_t j0 = 0; j0 < b.rows(); j0 += 4) { // 4 rows of b per pass over x
-            const T* y[4] = {};
+        const float* x = a.row(i).data();
+        for (std::size_t j0 = 0; j0 < b.rows(); j0 += 4) {
+            const float* y[4] = {};
             double out[4] = {};
             const std::size_t g = std::min<std::size_t>(4, b.rows() - j0);
             for (std::size_t jj = 0; jj < g; ++jj)
                 y[jj] = b.row(j0 + jj).data();
             switch (g) {
             case 4:
-                detail::dot_rows<4>(x, y, k, out);
+                kernels::dot_rows.operator()<4>(kernels::arch{}, x, y, k, out);
                 break;
             case 3:
-                detail::dot_rows<3>(x, y, k, out);
+                kernels::dot_rows.operator()<3>(kernels::arch{}, x, y, k, out);
                 break;
             case 2:
-                detail::dot_rows<2>(x, y, k, out);
+                kernels::dot_rows.operator()<2>(kernels::arch{}, x, y, k, out);
                 break;
             default:
-                detail::dot_rows<1>(x, y, k, out);
+                kernels::dot_rows.operator()<1>(kernels::arch{}, x, y, k, out);
                 break;
             }
             for (std::size_t jj = 0; jj < g; ++jj)

@@ -153,21 +153,34 @@ class power_sgd_state {
         });
     }
 
-    /// out (the model's d elements) = P^ Q^T for the factored tensors, the mean for the others.
-    void output(std::span<float> out) {
+    /// out (the model's d elements) = P^ Q^T for the factored tensors, the mean for the others,
+    /// written 16 rows at a time; then(first, last, factored) follows each piece of
+    /// out[first, last) while it is still in cache.
+    template <class Then>
+    void output(std::span<float> out, Then then) {
         for_each([&](std::size_t t, std::size_t r, std::size_t x, std::size_t pa, std::size_t qa) {
             const tensor_shape& s = c_.layout().shape(t);
-            const auto o = out.subspan(x, s.size());
-            if (r)
+            if (!r) {
+                std::copy_n(p_.begin() + static_cast<std::ptrdiff_t>(pa), s.size(),
+                            out.begin() + static_cast<std::ptrdiff_t>(x));
+                then(x, x + s.size(), false);
+                return;
+            }
+            const matrix_view<const float> qt(std::span<const float>(qt_).subspan(qa, r * s.cols),
+                                              r, s.cols);
+            for (std::size_t i0 = 0; i0 < s.rows; i0 += 16) {
+                const std::size_t rows = std::min<std::size_t>(16, s.rows - i0);
                 multiply<false, float>(
-                    matrix_view<const float>(std::span<const float>(p_).subspan(pa, s.rows * r),
-                                             s.rows, r),
-                    matrix_view<const float>(std::span<const float>(qt_).subspan(qa, r * s.cols), r,
-                                             s.cols),
-                    matrix_view<float>(o, s.rows, s.cols));
-            else
-                std::copy_n(p_.begin() + static_cast<std::ptrdiff_t>(pa), s.size(), o.begin());
+                    matrix_view<const float>(
+                        std::span<const float>(p_).subspan(pa + i0 * r, rows * r), rows, r),
+                    qt,
+                    matrix_view<float>(out.subspan(x + i0 * s.cols, rows * s.cols), rows, s.cols));
+                then(x + i0 * s.cols, x + (i0 + rows) * s.cols, true);
+            }
         });
+    }
+    void output(std::span<float> out) {
+        output(out, [](std::size_t, std::size_t, bool) {});
     }
 
     /// f(tensor, r_t, offset in x, offset in P's values, offset in Q's values).
@@ -252,11 +265,9 @@ class power_sgd_worker {
     /// e = M - output on the factored tensors, and Q kept for the next step.
     void receive(std::span<const std::byte> q_mean) {
         read(power_sgd::part::q_mean, q_mean, s_.qt(), "power_sgd mean of Q");
-        s_.output(out_);
-        s_.for_each([&](std::size_t t, std::size_t r, std::size_t x, std::size_t, std::size_t) {
-            const std::size_t size = s_.config().layout().shape(t).size();
-            for (std::size_t j = x; j < x + size; ++j)
-                e_[j] = r ? m_[j] - out_[j] : 0.0f;
+        s_.output(out_, [&](std::size_t first, std::size_t last, bool factored) {
+            for (std::size_t j = first; j < last; ++j)
+                e_[j] = factored ? m_[j] - out_[j] : 0.0f;
         });
         ++step_;
     }
