@@ -70,7 +70,7 @@ TEST_CASE("lowrank::power_step: p q^T is the projection of M on span(p)", "[lowr
     const auto out = product(p, q, m, n, r);
     // The projection of M on span(p), written out: p (p^T M).
     std::vector<float> ptm(r * n);
-    lowrank::multiply_transposed<float>(view(p, m, r), view(M, m, n), view(ptm, r, n));
+    lowrank::multiply_transposed<float>(view(p, m, r), view(M, m, n), view(ptm, r, n), work);
     std::vector<float> proj(m * n);
     lowrank::multiply<false, float>(view(p, m, r), view(ptm, r, n), view(proj, m, n));
     // Entries are sums of ~r n products of O(1) binary32 values, each rounded once to binary32
@@ -85,7 +85,7 @@ TEST_CASE("lowrank::power_step: p q^T is the projection of M on span(p)", "[lowr
     CHECK(frobenius2(diff) == Approx(frobenius2(M) - frobenius2(out)).epsilon(1e-4));
     // Idempotent: projecting out on span(p) again gives out.
     std::vector<float> pto(r * n), again(m * n);
-    lowrank::multiply_transposed<float>(view(p, m, r), view(out, m, n), view(pto, r, n));
+    lowrank::multiply_transposed<float>(view(p, m, r), view(out, m, n), view(pto, r, n), work);
     lowrank::multiply<false, float>(view(p, m, r), view(pto, r, n), view(again, m, n));
     for (std::size_t k = 0; k < out.size(); ++k)
         CHECK(std::abs(again[k] - out[k]) < 1e-5);
@@ -133,7 +133,8 @@ TEST_CASE("lowrank products agree with the textbook product", "[lowrank]") {
     const auto want = naive(a, b, m, k, n);
     std::vector<float> c1(m * n), c2(m * n), c3(m * n, 1.0f);
     lowrank::multiply_by_transpose<float>(view(a, m, k), view(bt, n, k), view(c1, m, n));
-    lowrank::multiply_transposed<float>(view(at, k, m), view(b, k, n), view(c2, m, n));
+    std::vector<double> work(m * n);
+    lowrank::multiply_transposed<float>(view(at, k, m), view(b, k, n), view(c2, m, n), work);
     lowrank::multiply<true, float>(view(a, m, k), view(b, k, n), view(c3, m, n), 0.5f);
     // Double sums rounded once: within half an ulp of |c| <= 37 plus the double error. The
     // float sum of multiply (37 terms of magnitude <= 1) errs by at most 37 * 2^-24 * 37.
@@ -149,9 +150,9 @@ TEST_CASE("lowrank::multiply: shapes that do not match are refused", "[lowrank]"
     CHECK_THROWS_WITH(
         (lowrank::multiply<false, float>(view(a, 2, 3), view(b, 2, 3), view(c, 2, 2))),
         Catch::Contains("2 x 3 times 2 x 3 into 2 x 2"));
-    CHECK_THROWS_AS(
-        lowrank::multiply_transposed<float>(view(a, 2, 3), view(b, 3, 2), view(c, 2, 2)),
-        invalid_parameter);
+    CHECK_THROWS_AS(lowrank::multiply_transposed<float>(view(a, 2, 3), view(b, 3, 2), view(c, 2, 2),
+                                                        std::span<double>()),
+                    invalid_parameter);
     CHECK_THROWS_AS(
         lowrank::multiply_by_transpose<float>(view(a, 2, 3), view(b, 3, 2), view(c, 2, 2)),
         invalid_parameter);

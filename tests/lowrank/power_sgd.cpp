@@ -71,6 +71,7 @@ TEST_CASE("power_sgd: the output projects the workers' mean on span(P^)", "[lowr
     // double: |P^T P^ - I| ~ 1e-7 after rounding to binary32; 1e-5 is safe and would catch a
     // missing normalisation or projection, which give O(0.1)).
     std::vector<float> P(30 * rank), PtM(rank * 20), proj(600);
+    std::vector<double> work(rank * 20);
     {
         // Recompute P^ the way the protocol does: P = sum_w M_w Q0, orthogonalised.
         std::vector<float> q0(rank * 20 + 0), pw(30 * rank);
@@ -96,7 +97,7 @@ TEST_CASE("power_sgd: the output projects the workers' mean on span(P^)", "[lowr
     lowrank::multiply_transposed<float>(
         matrix_view<const float>(std::span<const float>(P), 30, rank),
         matrix_view<const float>(std::span<const float>(mean).first(600), 30, 20),
-        matrix_view<float>(std::span<float>(PtM), rank, 20));
+        matrix_view<float>(std::span<float>(PtM), rank, 20), work);
     lowrank::multiply<false, float>(matrix_view<const float>(std::span<const float>(P), 30, rank),
                                     matrix_view<const float>(std::span<const float>(PtM), rank, 20),
                                     matrix_view<float>(std::span<float>(proj), 30, 20));
@@ -113,7 +114,7 @@ TEST_CASE("power_sgd: the output projects the workers' mean on span(P^)", "[lowr
     lowrank::multiply_transposed<float>(
         matrix_view<const float>(std::span<const float>(P), 30, rank),
         matrix_view<const float>(out.first(600), 30, 20),
-        matrix_view<float>(std::span<float>(PtM), rank, 20));
+        matrix_view<float>(std::span<float>(PtM), rank, 20), work);
     lowrank::multiply<false, float>(matrix_view<const float>(std::span<const float>(P), 30, rank),
                                     matrix_view<const float>(std::span<const float>(PtM), rank, 20),
                                     matrix_view<float>(std::span<float>(proj), 30, 20));

@@ -110,14 +110,6 @@ void multiply_transposed(std::type_identity_t<matrix_view<const T>> a,
         c.data()[k] = static_cast<T>(work[k]);
 }
 
-/// The same, allocating its workspace.
-template <class T>
-void multiply_transposed(std::type_identity_t<matrix_view<const T>> a,
-                         std::type_identity_t<matrix_view<const T>> b, matrix_view<T> c) {
-    std::vector<double> work(c.rows() * c.cols());
-    multiply_transposed<T>(a, b, c, work);
-}
-
 /// c = a b, or c += weight a b with Add (a: m x k, b: k x n, c: m x n): rows of b scaled and
 /// added in order, in T. Meant for a small k, the rank: decoding P Q^T.
 template <bool Add = false, class T>

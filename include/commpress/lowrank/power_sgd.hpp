@@ -135,7 +135,6 @@ class power_sgd_state {
     std::size_t workers() const noexcept { return workers_; }
     std::span<float> p() noexcept { return p_; }
     std::span<float> qt() noexcept { return qt_; }
-    std::span<const float> qt() const noexcept { return qt_; }
     std::span<double> work() noexcept { return work_; }
 
     /// p() holds sum_w P_w: orthogonalise the factors (P^); the uncompressed part becomes its
@@ -280,8 +279,6 @@ class power_sgd_worker {
     }
     std::span<const float> memory() const noexcept { return e_; }
     std::span<const float> output() const noexcept { return out_; } ///< of the last step
-    /// Q^T of every factored tensor, back to back: the next step's start.
-    std::span<const float> q() const noexcept { return s_.qt(); }
     std::uint32_t round() const noexcept { return step_; }
 
   private:

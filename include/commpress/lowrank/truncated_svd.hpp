@@ -89,7 +89,6 @@ class svd_compressor {
     /// k_t of tensor t, 0 if it is sent as it is.
     std::size_t rank(std::size_t t) const noexcept { return layout_.rank(t, o_.rank); }
     const lowrank::layout& layout() const noexcept { return layout_; }
-    const Options& options() const noexcept { return o_; }
 
     /// The smallest k_t / min(m_t, n_t) (1 for the uncompressed tensors): the squared errors
     /// of disjoint blocks add, so the worst block bounds the whole.
